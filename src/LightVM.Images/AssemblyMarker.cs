@@ -1,0 +1,6 @@
+namespace LightVM.Images;
+
+/// <summary>Assembly marker; real types arrive with their issues.</summary>
+internal static class AssemblyMarker
+{
+}

@@ -1,0 +1,6 @@
+namespace LightVM.State;
+
+/// <summary>Assembly marker; real types arrive with their issues.</summary>
+internal static class AssemblyMarker
+{
+}
