@@ -1,0 +1,39 @@
+# Shared helpers for hack/ scripts. Source it; do not run it.
+# shellcheck shell=bash
+
+LIGHTVM_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export LIGHTVM_REPO
+export DOTNET_CLI_TELEMETRY_OPTOUT=1
+export DOTNET_NOLOGO=1
+export DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ensure_packages PKG... installs the Debian packages that are missing (apt-get update once, first).
+ensure_packages() {
+    local missing=()
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if ((${#missing[@]} == 0)); then
+        return 0
+    fi
+    [[ $(id -u) -eq 0 ]] || die "need root to install: ${missing[*]}"
+    log "installing Debian packages: ${missing[*]}"
+    if [[ -z "${LIGHTVM_APT_UPDATED:-}" ]]; then
+        apt-get update -qq
+        export LIGHTVM_APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Packages the daemon needs at run time.
+RUNTIME_PACKAGES=(ca-certificates)
+# Packages the tests need on top: a real OCI registry, QEMU, the guest kernel source and its build tools.
+TEST_PACKAGES=(ca-certificates)
+
+ensure_dotnet() {
+    command -v dotnet >/dev/null || die "the .NET SDK is not installed (dotnet not on PATH); see global.json for the version"
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs the LightVM.Cri daemon with its defaults on a fresh Debian 12 machine: installs what it needs (apt),
+# builds and publishes it to out/, and runs it in the foreground on /run/lightvm/lightvm.sock.
+# Usage: hack/run.sh [lightvm-cri options, e.g. --telemetry.log_level=debug]
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+cd "$LIGHTVM_REPO"
+
+ensure_dotnet
+ensure_packages "${RUNTIME_PACKAGES[@]}"
+
+log "building and publishing lightvm-cri to out/lightvm-cri"
+dotnet publish src/LightVM.Cri/LightVM.Cri.csproj -c Release -o out/lightvm-cri -nologo -v quiet
+
+log "starting lightvm-cri (Ctrl+C or SIGTERM stops it)"
+exec dotnet out/lightvm-cri/lightvm-cri.dll "$@"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test of LightVM.Cri on a fresh Debian 12 machine: installs what the tests need (apt), builds,
+# prepares the test bed, runs the tests and ends with one summary line "N passed, N failed, N skipped".
+# Usage: hack/test.sh [extra dotnet test arguments, e.g. --filter Category!=Qemu]
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+cd "$LIGHTVM_REPO"
+
+ensure_dotnet
+ensure_packages "${TEST_PACKAGES[@]}"
+
+log "building (Release)"
+dotnet build LightVM.Cri.sln -c Release -warnaserror -nologo -v quiet
+
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
+log "running tests"
+set +e
+dotnet test LightVM.Cri.sln -c Release --no-build --nologo \
+    --logger "console;verbosity=normal" --results-directory "$results" "$@" 2>&1 | tee "$results/out.log"
+status=${PIPESTATUS[0]}
+set -e
+
+# One line for the whole run, summed over each test assembly's "Total tests / Passed / Failed / Skipped" block.
+awk '/^ *Total tests: *[0-9]+ *$/ { n++ }
+     /^ *Passed: *[0-9]+ *$/ { p += $2 }
+     /^ *Failed: *[0-9]+ *$/ { f += $2 }
+     /^ *Skipped: *[0-9]+ *$/ { s += $2 }
+     END { if (n == 0) { print "0 passed, 1 failed (no test assembly reported results)"; exit 1 }
+           printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$results/out.log" || status=1
+exit "$status"

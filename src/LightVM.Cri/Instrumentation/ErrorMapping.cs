@@ -1,0 +1,39 @@
+using Grpc.Core;
+using LightVM.Runtime;
+using LightVM.State;
+
+namespace LightVM.Cri.Instrumentation;
+
+/// <summary>
+/// Turns the areas' exceptions into gRPC statuses. Handlers and areas throw plain domain errors; this is the only
+/// place that knows both sides.
+/// </summary>
+internal static class ErrorMapping
+{
+    /// <summary>The status for <paramref name="exception"/>, or null when it is not a known domain error.</summary>
+    public static Status? ToStatus(Exception exception, CancellationToken callCancelled) => exception switch
+    {
+        RpcException rpc => rpc.Status,
+        StateException state => new Status(state.Kind switch
+        {
+            StateErrorKind.AlreadyExists => StatusCode.AlreadyExists,
+            StateErrorKind.NotFound => StatusCode.NotFound,
+            _ => StatusCode.Internal,
+        }, state.Message),
+        RuntimeException runtime => new Status(runtime.Kind switch
+        {
+            RuntimeErrorKind.InvalidArgument => StatusCode.InvalidArgument,
+            RuntimeErrorKind.NotFound => StatusCode.NotFound,
+            RuntimeErrorKind.AlreadyExists => StatusCode.AlreadyExists,
+            RuntimeErrorKind.FailedPrecondition => StatusCode.FailedPrecondition,
+            RuntimeErrorKind.DeadlineExceeded => StatusCode.DeadlineExceeded,
+            RuntimeErrorKind.Unavailable => StatusCode.Unavailable,
+            _ => StatusCode.Internal,
+        }, runtime.Message),
+        OperationCanceledException when callCancelled.IsCancellationRequested =>
+            new Status(StatusCode.Cancelled, "the call was cancelled by the client"),
+        TimeoutException timeout => new Status(StatusCode.DeadlineExceeded, timeout.Message),
+        ArgumentException argument => new Status(StatusCode.InvalidArgument, argument.Message),
+        _ => null,
+    };
+}

@@ -1,0 +1,24 @@
+using LightVM.Cri.Configuration;
+using LightVM.Runtime;
+using V1 = LightVM.Protos.Cri.V1;
+
+namespace LightVM.Cri.Services;
+
+/// <summary>
+/// CRI RuntimeService. One partial file per RPC group (RuntimeService.Version.cs, .Status.cs, ...); handlers
+/// validate, call the runtime and map the reply. RPCs not built yet fall through to the generated base, which
+/// answers UNIMPLEMENTED; the interceptor names the RPC in that answer.
+/// </summary>
+internal sealed partial class RuntimeService : V1.RuntimeService.RuntimeServiceBase
+{
+    private readonly LightVMConfig _config;
+    private readonly NodeSettings _nodeSettings;
+    private readonly RuntimeConditions _conditions;
+
+    public RuntimeService(LightVMConfig config, NodeSettings nodeSettings, RuntimeConditions conditions)
+    {
+        _config = config;
+        _nodeSettings = nodeSettings;
+        _conditions = conditions;
+    }
+}
