@@ -6,8 +6,7 @@ using LightVM.Agent.Protocol.Client;
 namespace LightVM.Agent.Tests.Agent;
 
 /// <summary>
-/// Builds the real guest binaries (hack/guest/build-agent.sh, NativeAOT) unless LIGHTVM_AGENT_DIR points at a
-/// built set, and runs lightvm-agent on this host with a unix-socket channel. Containers get busybox rootfs
+/// Runs the real lightvm-agent (see <see cref="GuestBinaries"/>) on this host with a unix-socket channel. Containers get busybox rootfs
 /// directories made in a temp dir. Needs root (namespaces, mounts).
 /// </summary>
 public sealed class AgentFixture : IAsyncLifetime
@@ -41,7 +40,7 @@ public sealed class AgentFixture : IAsyncLifetime
             throw new InvalidOperationException("the agent tests run the real agent and need root (namespaces, mounts)");
         }
 
-        BinaryDirectory = Environment.GetEnvironmentVariable("LIGHTVM_AGENT_DIR") is { Length: > 0 } dir ? dir : await BuildAsync();
+        BinaryDirectory = await GuestBinaries.DirectoryAsync();
         Agent = await StartAgentAsync("main");
     }
 
@@ -88,9 +87,11 @@ public sealed class AgentFixture : IAsyncLifetime
     }
 
     /// <summary>A fresh busybox root filesystem.</summary>
-    public string CreateRootfs()
+    public string CreateRootfs() => CreateRootfs(Path.Combine(WorkDirectory, $"rootfs-{Interlocked.Increment(ref _rootfsCount)}"));
+
+    /// <summary>A busybox root filesystem at <paramref name="root"/>.</summary>
+    public static string CreateRootfs(string root)
     {
-        var root = Path.Combine(WorkDirectory, $"rootfs-{Interlocked.Increment(ref _rootfsCount)}");
         foreach (var dir in new[] { "bin", "tmp", "etc", "proc", "sys", "dev" })
         {
             Directory.CreateDirectory(Path.Combine(root, dir));
@@ -100,7 +101,7 @@ public sealed class AgentFixture : IAsyncLifetime
         foreach (var applet in Applets.Value)
         {
             var link = Path.Combine(root, "bin", applet);
-            if (!File.Exists(link))
+            if (applet != "busybox" && !File.Exists(link))
             {
                 File.CreateSymbolicLink(link, "busybox");
             }
@@ -109,32 +110,13 @@ public sealed class AgentFixture : IAsyncLifetime
         return root;
     }
 
-    private static readonly Lazy<string[]> Applets = new(() =>
+    public static readonly Lazy<string[]> Applets = new(() =>
     {
         using var list = Process.Start(new ProcessStartInfo("/bin/busybox", "--list") { RedirectStandardOutput = true })!;
         var names = list.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         list.WaitForExit();
         return names;
     });
-
-    private static async Task<string> BuildAsync()
-    {
-        var repo = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(repo, "LightVM.Cri.sln")))
-        {
-            repo = Path.GetDirectoryName(repo) ?? throw new InvalidOperationException("repository root not found");
-        }
-
-        var output = Path.Combine(repo, "artifacts", "guest-agent");
-        var build = Process.Start(new ProcessStartInfo(Path.Combine(repo, "hack", "guest", "build-agent.sh"), output)
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-        })!;
-        var log = await build.StandardError.ReadToEndAsync() + await build.StandardOutput.ReadToEndAsync();
-        await build.WaitForExitAsync();
-        return build.ExitCode == 0 ? output : throw new InvalidOperationException($"build-agent.sh failed:\n{log}");
-    }
 
     public async Task DisposeAsync()
     {
