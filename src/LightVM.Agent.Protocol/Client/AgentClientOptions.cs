@@ -15,6 +15,15 @@ public sealed class AgentClientOptions
     /// <summary>How long to wait for the agent's answer to the handshake.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// While calls are pending, ping the agent this often. A guest agent that restarted under an open connection
+    /// (the virtio port stays connected) never answers those calls; the ping tells.
+    /// </summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A keepalive ping unanswered for this long breaks the connection (pending calls fail Unavailable).</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Output bytes the agent may send ahead of the reader (per ReadOutput stream).</summary>
     public int OutputWindowBytes { get; set; } = 256 * 1024;
 
@@ -29,6 +38,11 @@ public sealed class AgentClientOptions
         if (HandshakeTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentException($"{nameof(HandshakeTimeout)} must be positive, not {HandshakeTimeout}");
+        }
+
+        if (KeepAliveInterval <= TimeSpan.Zero || KeepAliveTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{nameof(KeepAliveInterval)} and {nameof(KeepAliveTimeout)} must be positive");
         }
 
         if (OutputWindowBytes < 4096)

@@ -26,6 +26,7 @@ internal sealed class AgentConnection : IAsyncDisposable
     private readonly ILogger _logger;
     private int _nextCallId;
     private Task _readLoop = Task.CompletedTask;
+    private Task _keepAlive = Task.CompletedTask;
     private volatile AgentException? _failure;
 
     private AgentConnection(Stream stream, AgentClientOptions options, ILogger logger)
@@ -35,7 +36,7 @@ internal sealed class AgentConnection : IAsyncDisposable
         _logger = logger;
         _input = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
         _output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
-        _reader = new FrameReader(_input, options.MaxFrameBytes, resyncType: null, Timeout.InfiniteTimeSpan);
+        _reader = new FrameReader(_input, options.MaxFrameBytes, resync: false, Timeout.InfiniteTimeSpan);
         _sender = new FrameSender(_output, AgentProtocol.MinMaxFrameBytes, _lifetime.Token);
     }
 
@@ -59,6 +60,7 @@ internal sealed class AgentConnection : IAsyncDisposable
         }
 
         connection._readLoop = connection.ReadLoopAsync();
+        connection._keepAlive = connection.KeepAliveAsync();
         return connection;
     }
 
@@ -258,6 +260,40 @@ internal sealed class AgentConnection : IAsyncDisposable
         }
     }
 
+    private async Task KeepAliveAsync()
+    {
+        using var timer = new PeriodicTimer(_options.KeepAliveInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_lifetime.Token).ConfigureAwait(false))
+            {
+                if (_calls.IsEmpty)
+                {
+                    // Idle: the next call finds out whether the agent is still there.
+                    continue;
+                }
+
+                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
+                deadline.CancelAfter(_options.KeepAliveTimeout);
+                try
+                {
+                    await CallAsync(new Request { Ping = new PingRequest() }, deadline.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!_lifetime.IsCancellationRequested)
+                {
+                    Fail(new AgentException(
+                        AgentErrorKind.Unavailable,
+                        $"agent {_options.Name} did not answer a keepalive ping within {_options.KeepAliveTimeout.TotalSeconds:0.#}s"));
+                    return;
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or AgentException)
+        {
+            // The connection is gone; Fail already told the callers.
+        }
+    }
+
     private void Dispatch(FrameHeader header, ReadOnlySequence<byte> payload)
     {
         switch (header.Type)
@@ -338,6 +374,7 @@ internal sealed class AgentConnection : IAsyncDisposable
         try
         {
             await _readLoop.ConfigureAwait(false);
+            await _keepAlive.ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
         {

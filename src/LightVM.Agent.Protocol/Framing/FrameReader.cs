@@ -37,24 +37,25 @@ public sealed class FrameReader : IDisposable
 {
     private readonly PipeReader _reader;
     private readonly int _maxPayload;
-    private readonly FrameType? _resyncType;
+    private readonly bool _resync;
     private readonly TimeSpan _stallTimeout;
     private readonly Timer? _stallTimer;
     private ReadOnlySequence<byte> _buffer;
     private bool _holdingBuffer;
     private bool _completed;
     private long _lastProgress;
-    private FrameType? _huntFor;
+    private bool _hunting;
+    private FrameType? _wanted;
 
     /// <param name="reader">The byte stream.</param>
     /// <param name="maxPayload">Frames with a larger payload are refused as corrupt.</param>
-    /// <param name="resyncType">After a corrupt frame, hunt for this type (the guest: Hello); null: stay put.</param>
+    /// <param name="resync">After a corrupt frame, hunt for the next valid frame (the guest); false: stay put.</param>
     /// <param name="stallTimeout">Give up on an incomplete frame after this long without a byte; infinite: never.</param>
-    public FrameReader(PipeReader reader, int maxPayload, FrameType? resyncType, TimeSpan stallTimeout)
+    public FrameReader(PipeReader reader, int maxPayload, bool resync, TimeSpan stallTimeout)
     {
         _reader = reader;
         _maxPayload = maxPayload;
-        _resyncType = resyncType;
+        _resync = resync;
         _stallTimeout = stallTimeout;
         if (stallTimeout != Timeout.InfiniteTimeSpan)
         {
@@ -65,10 +66,13 @@ public sealed class FrameReader : IDisposable
     /// <summary>Bytes skipped while hunting or after corrupt frames.</summary>
     public long DiscardedBytes { get; private set; }
 
-    public bool IsHunting => _huntFor is not null;
+    public bool IsHunting => _hunting;
 
     /// <summary>Discards input until a valid frame of <paramref name="type"/>.</summary>
-    public void Hunt(FrameType type) => _huntFor = type;
+    public void Hunt(FrameType type) => (_hunting, _wanted) = (true, type);
+
+    /// <summary>Discards input until any valid frame.</summary>
+    public void HuntAny() => (_hunting, _wanted) = (true, null);
 
     /// <summary>Reads the next frame. The previous frame's payload becomes invalid.</summary>
     public async ValueTask<FrameReadResult> ReadAsync(CancellationToken cancellationToken)
@@ -146,7 +150,7 @@ public sealed class FrameReader : IDisposable
         Span<byte> trailer = stackalloc byte[FrameHeader.TrailerSize];
         while (true)
         {
-            if (_huntFor is not null && !SeekMagic(ref buffer))
+            if (_hunting && !SeekMagic(ref buffer))
             {
                 return FrameReadStatus.Completed;
             }
@@ -168,7 +172,7 @@ public sealed class FrameReader : IDisposable
                 {
                     error = $"frame payload of {header.Length} bytes exceeds the maximum of {_maxPayload} bytes";
                 }
-                else if (error is null && _huntFor is { } wanted && header.Type != wanted)
+                else if (error is null && _hunting && _wanted is { } wanted && header.Type != wanted)
                 {
                     error = $"expected a {wanted} frame, got {header.Type}";
                 }
@@ -188,7 +192,7 @@ public sealed class FrameReader : IDisposable
                     if (BinaryPrimitives.ReadUInt32LittleEndian(trailer) == Crc32C.Compute(payload))
                     {
                         buffer = buffer.Slice(header.FrameSize);
-                        _huntFor = null;
+                        _hunting = false;
                         return FrameReadStatus.Frame;
                     }
 
@@ -202,9 +206,9 @@ public sealed class FrameReader : IDisposable
             header = default;
             buffer = buffer.Slice(1);
             DiscardedBytes++;
-            if (_huntFor is null)
+            if (!_hunting)
             {
-                _huntFor = _resyncType;
+                (_hunting, _wanted) = (_resync, null);
                 return FrameReadStatus.Corrupt;
             }
         }

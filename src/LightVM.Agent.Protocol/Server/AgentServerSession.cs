@@ -31,10 +31,10 @@ public sealed class AgentServerSession
     /// <summary>Serves <paramref name="pipe"/> until it ends or <paramref name="cancellationToken"/> fires.</summary>
     public async Task RunAsync(IDuplexPipe pipe, CancellationToken cancellationToken)
     {
-        using var reader = new FrameReader(pipe.Input, _options.MaxFrameBytes, FrameType.Hello, _options.StallTimeout);
+        using var reader = new FrameReader(pipe.Input, _options.MaxFrameBytes, resync: true, _options.StallTimeout);
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var sender = new FrameSender(pipe.Output, AgentProtocol.MinMaxFrameBytes, lifetime.Token);
-        reader.Hunt(FrameType.Hello);
+        reader.HuntAny();
         Epoch? epoch = null;
         try
         {
@@ -65,13 +65,27 @@ public sealed class AgentServerSession
                     epoch = await HandshakeAsync(sender, result.Payload, discarded, lifetime.Token).ConfigureAwait(false);
                     if (epoch is null)
                     {
-                        reader.Hunt(FrameType.Hello);
+                        reader.HuntAny();
                     }
 
                     continue;
                 }
 
-                epoch?.Dispatch(result.Header, result.Payload);
+                if (epoch is null)
+                {
+                    // A host that believes it has a session this agent does not know (the agent restarted under an
+                    // open connection, or the stream lost sync): make it reconnect instead of waiting forever.
+                    var noSession = new Error
+                    {
+                        Kind = ErrorKind.Unavailable,
+                        Message = $"agent {_options.AgentVersion} (instance {_options.InstanceId}) has no session on this connection; reconnect with a hello",
+                    };
+                    await TrySendAsync(sender, FrameType.Error, 0, noSession, lifetime.Token).ConfigureAwait(false);
+                    reader.HuntAny();
+                    continue;
+                }
+
+                epoch.Dispatch(result.Header, result.Payload);
             }
         }
         finally

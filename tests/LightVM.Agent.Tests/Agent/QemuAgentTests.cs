@@ -64,6 +64,30 @@ public sealed class QemuAgentTests
             var stats = await again.StatsAsync(new StatsRequest(), timeout.Token);
             Assert.True(stats.Vm.AgentRssBytes < 20 << 20, $"agent RSS {stats.Vm.AgentRssBytes}");
 
+            // PID 1 restarts an agent that died - here killed from a container, which shares the guest's PIDs.
+            var killer = new CreateContainerRequest { Id = "killer", Rootfs = "/rootfs" };
+            killer.Args.AddRange(["sh", "-c", "sleep 0.5; kill -9 $(pidof lightvm-agent)"]);
+            await again.CreateContainerAsync(killer, timeout.Token);
+            await again.StartContainerAsync(new StartContainerRequest { Id = "killer" }, timeout.Token);
+            var before = again.AgentInstanceId;
+            string? after = null;
+            for (var attempt = 0; attempt < 60 && (after is null || after == before); attempt++)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), timeout.Token);
+                try
+                {
+                    after = (await again.InfoAsync(new InfoRequest(), timeout.Token)).AgentInstanceId;
+                }
+                catch (AgentException e) when (e.Kind == AgentErrorKind.Unavailable)
+                {
+                    // The old agent's connection is gone; the next call reconnects.
+                }
+            }
+
+            Assert.NotNull(after);
+            Assert.NotEqual(before, after);
+            Assert.Empty((await again.ListContainersAsync(new ListContainersRequest(), timeout.Token)).Containers);
+
             await again.ShutdownAsync(new ShutdownRequest(), timeout.Token);
             await guest.WaitForExitAsync(Timeout);
         }

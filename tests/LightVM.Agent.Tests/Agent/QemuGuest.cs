@@ -87,7 +87,7 @@ internal sealed class QemuGuest : IAsyncDisposable
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(SocketPath), cancellationToken);
             return new NetworkStream(socket, ownsSocket: true);
         },
-        new AgentClientOptions { Name = "qemu-test", HandshakeTimeout = TimeSpan.FromSeconds(60) });
+        new AgentClientOptions { Name = "qemu-test", HandshakeTimeout = TimeSpan.FromSeconds(60), KeepAliveInterval = TimeSpan.FromSeconds(1) });
 
     public Task WaitForExitAsync(TimeSpan timeout) => _qemu.WaitForExitAsync().WaitAsync(timeout);
 

@@ -166,7 +166,7 @@ public sealed class ClientSessionTests : IAsyncDisposable
     {
         var link = new InMemoryLink();
         StartGuest(link, new AgentServerOptions { AgentVersion = "test", MaxFrameBytes = 16_384 });
-        var host = new FrameReader(link.ToHost.Reader, AgentProtocol.DefaultMaxFrameBytes, null, System.Threading.Timeout.InfiniteTimeSpan);
+        var host = new FrameReader(link.ToHost.Reader, AgentProtocol.DefaultMaxFrameBytes, false, System.Threading.Timeout.InfiniteTimeSpan);
         await WriteFrameAsync(link.ToGuest.Writer, FrameType.Hello, 0, new Hello { ProtocolVersion = AgentProtocol.Version, Nonce = 1 });
         Assert.Equal(FrameType.HelloAck, (await host.ReadAsync(default)).Header.Type);
 
@@ -183,7 +183,7 @@ public sealed class ClientSessionTests : IAsyncDisposable
     {
         var link = new InMemoryLink();
         StartGuest(link);
-        var host = new FrameReader(link.ToHost.Reader, AgentProtocol.DefaultMaxFrameBytes, null, System.Threading.Timeout.InfiniteTimeSpan);
+        var host = new FrameReader(link.ToHost.Reader, AgentProtocol.DefaultMaxFrameBytes, false, System.Threading.Timeout.InfiniteTimeSpan);
 
         await WriteFrameAsync(link.ToGuest.Writer, FrameType.Hello, 0, new Hello { ProtocolVersion = 99, HostVersion = "9.9", Nonce = 3 });
 
@@ -200,7 +200,7 @@ public sealed class ClientSessionTests : IAsyncDisposable
         var link = new InMemoryLink();
         var guest = Task.Run(async () =>
         {
-            var reader = new FrameReader(link.ToGuest.Reader, AgentProtocol.DefaultMaxFrameBytes, null, System.Threading.Timeout.InfiniteTimeSpan);
+            var reader = new FrameReader(link.ToGuest.Reader, AgentProtocol.DefaultMaxFrameBytes, false, System.Threading.Timeout.InfiniteTimeSpan);
             var hello = Hello.Parser.ParseFrom((await reader.ReadAsync(default)).Payload);
             await WriteFrameAsync(link.ToHost.Writer, FrameType.HelloAck, 0, new HelloAck { ProtocolVersion = 2, AgentVersion = "0.2.0", Nonce = hello.Nonce });
         });
@@ -275,6 +275,31 @@ public sealed class ClientSessionTests : IAsyncDisposable
         Assert.Equal(AgentErrorKind.Unavailable, error.Kind);
         Assert.Equal(4UL, (await client.PingAsync(new PingRequest { Nonce = 4 }, default)).Nonce);
         Assert.Equal(2, links.Count);
+    }
+
+    [Fact]
+    public async Task Reconnect_AgentRestartsUnderOpenConnection_PendingCallFailsAndNextCallReconnects()
+    {
+        var link = new InMemoryLink();
+        using var firstAgent = new CancellationTokenSource();
+        var first = new AgentServerSession(_service, new AgentServerOptions { AgentVersion = "test", InstanceId = "one" }, NullLogger.Instance)
+            .RunAsync(new InMemoryLinkView(link), firstAgent.Token);
+        var options = new AgentClientOptions { Name = "vm-test", KeepAliveInterval = TimeSpan.FromMilliseconds(200) };
+        await using var client = Client(_ => ValueTask.FromResult(link.OpenHostStream()), options);
+        var waiting = client.WaitContainerAsync(new WaitContainerRequest { Id = "c1" }, default);
+        await _service.WaitStarted.Task.WaitAsync(Timeout);
+
+        // The agent dies and a new one starts on the same byte stream (a virtio port stays connected meanwhile).
+        await firstAgent.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
+        var second = new AgentServerSession(_service, new AgentServerOptions { AgentVersion = "test", InstanceId = "two" }, NullLogger.Instance);
+        _sessions.Add(second.RunAsync(new InMemoryLinkView(link), _stop.Token));
+
+        var error = await Assert.ThrowsAsync<AgentException>(() => waiting.WaitAsync(Timeout));
+        Assert.Equal(AgentErrorKind.Unavailable, error.Kind);
+        Assert.Contains("no session", error.Message, StringComparison.Ordinal);
+        Assert.Equal(6UL, (await client.PingAsync(new PingRequest { Nonce = 6 }, default).WaitAsync(Timeout)).Nonce);
+        Assert.Equal("two", client.AgentInstanceId);
     }
 
     [Fact]

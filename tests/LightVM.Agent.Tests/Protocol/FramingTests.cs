@@ -28,7 +28,7 @@ public class FramingTests
         await pipe.Writer.FlushAsync();
         await pipe.Writer.CompleteAsync();
 
-        using var reader = new FrameReader(pipe.Reader, AgentProtocol.DefaultMaxFrameBytes, null, Infinite);
+        using var reader = new FrameReader(pipe.Reader, AgentProtocol.DefaultMaxFrameBytes, false, Infinite);
         var first = await reader.ReadAsync(default);
         Assert.Equal(FrameReadStatus.Frame, first.Status);
         Assert.Equal(new FrameHeader(FrameType.Request, 7, ping.CalculateSize()), first.Header);
@@ -58,7 +58,7 @@ public class FramingTests
             await pipe.Writer.CompleteAsync();
         });
 
-        using var reader = new FrameReader(pipe.Reader, AgentProtocol.DefaultMaxFrameBytes, null, Infinite);
+        using var reader = new FrameReader(pipe.Reader, AgentProtocol.DefaultMaxFrameBytes, false, Infinite);
         var result = await reader.ReadAsync(default);
         Assert.Equal(FrameReadStatus.Frame, result.Status);
         Assert.Equal(item, StreamItem.Parser.ParseFrom(result.Payload));
@@ -73,7 +73,7 @@ public class FramingTests
         var pipe = new Pipe();
         await pipe.Writer.WriteAsync(bytes);
 
-        using var reader = new FrameReader(pipe.Reader, AgentProtocol.DefaultMaxFrameBytes, null, Infinite);
+        using var reader = new FrameReader(pipe.Reader, AgentProtocol.DefaultMaxFrameBytes, false, Infinite);
         var result = await reader.ReadAsync(default);
         Assert.Equal(FrameReadStatus.Corrupt, result.Status);
         Assert.Contains("checksum", result.Error, StringComparison.Ordinal);
@@ -95,7 +95,7 @@ public class FramingTests
         var pipe = new Pipe();
         await pipe.Writer.WriteAsync(bytes.AsMemory(0, FrameHeader.Size));
 
-        using var reader = new FrameReader(pipe.Reader, 16_384, FrameType.Hello, Infinite);
+        using var reader = new FrameReader(pipe.Reader, 16_384, true, Infinite);
         var result = await reader.ReadAsync(default).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
         Assert.Equal(FrameReadStatus.Corrupt, result.Status);
         Assert.Contains("exceeds the maximum of 16384", result.Error, StringComparison.Ordinal);
@@ -115,7 +115,7 @@ public class FramingTests
         await pipe.Writer.WriteAsync(request);
         await pipe.Writer.CompleteAsync();
 
-        using var reader = new FrameReader(pipe.Reader, AgentProtocol.DefaultMaxFrameBytes, null, Infinite);
+        using var reader = new FrameReader(pipe.Reader, AgentProtocol.DefaultMaxFrameBytes, false, Infinite);
         reader.Hunt(FrameType.Hello);
         var found = await reader.ReadAsync(default);
         Assert.Equal(FrameType.Hello, found.Header.Type);
@@ -137,7 +137,7 @@ public class FramingTests
         // The new peer's hello lands inside what the reader believes is the old frame's payload.
         await pipe.Writer.WriteAsync(hello);
 
-        using var reader = new FrameReader(pipe.Reader, AgentProtocol.DefaultMaxFrameBytes, FrameType.Hello, TimeSpan.FromMilliseconds(200));
+        using var reader = new FrameReader(pipe.Reader, AgentProtocol.DefaultMaxFrameBytes, true, TimeSpan.FromMilliseconds(200));
         var stalled = await reader.ReadAsync(default).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(FrameReadStatus.Corrupt, stalled.Status);
         Assert.Contains("incomplete frame", stalled.Error, StringComparison.Ordinal);

@@ -113,3 +113,54 @@ internal sealed class DuplexStream : Stream
         base.Dispose(disposing);
     }
 }
+
+/// <summary>
+/// The guest side of a link as one agent process sees it: when that agent goes away it completes its ends, but the
+/// link itself (like a virtio port that stays connected to the host) keeps going for the next agent.
+/// </summary>
+internal sealed class InMemoryLinkView : IDuplexPipe
+{
+    public InMemoryLinkView(InMemoryLink link)
+    {
+        Input = new KeepOpenReader(link.ToGuest.Reader);
+        Output = new KeepOpenWriter(link.ToHost.Writer);
+    }
+
+    public PipeReader Input { get; }
+
+    public PipeWriter Output { get; }
+
+    private sealed class KeepOpenReader(PipeReader inner) : PipeReader
+    {
+        public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
+
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => inner.AdvanceTo(consumed, examined);
+
+        public override void CancelPendingRead() => inner.CancelPendingRead();
+
+        public override void Complete(Exception? exception = null)
+        {
+        }
+
+        public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default) => inner.ReadAsync(cancellationToken);
+
+        public override bool TryRead(out ReadResult result) => inner.TryRead(out result);
+    }
+
+    private sealed class KeepOpenWriter(PipeWriter inner) : PipeWriter
+    {
+        public override void Advance(int bytes) => inner.Advance(bytes);
+
+        public override void CancelPendingFlush() => inner.CancelPendingFlush();
+
+        public override void Complete(Exception? exception = null)
+        {
+        }
+
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+    }
+}
