@@ -40,7 +40,7 @@ public sealed class RegistryProxy : IAsyncDisposable
     /// <summary>When set, blob responses are cut (connection aborted) after this many body bytes.</summary>
     public long? CutBlobsAfterBytes { get; set; }
 
-    /// <summary>How many blob responses to cut before passing them whole again.</summary>
+    /// <summary>How many blob responses to cut (only responses longer than the limit count) before passing them whole again.</summary>
     public int CutsAllowed { get; set; } = int.MaxValue;
 
     /// <summary>When set, /v2/ wants a bearer token from <c>/token</c>; null user means anonymous tokens.</summary>
@@ -118,7 +118,7 @@ public sealed class RegistryProxy : IAsyncDisposable
             context.Response.Headers[name] = values.ToArray();
         }
 
-        var cut = path.Contains("/blobs/", StringComparison.Ordinal) && CutBlobsAfterBytes is { } limit && Interlocked.Increment(ref _cuts) <= CutsAllowed
+        var cut = path.Contains("/blobs/", StringComparison.Ordinal) && CutBlobsAfterBytes is { } limit && Volatile.Read(ref _cuts) < CutsAllowed
             ? limit
             : (long?)null;
         await using var body = await response.Content.ReadAsStreamAsync(context.RequestAborted);
@@ -131,6 +131,7 @@ public sealed class RegistryProxy : IAsyncDisposable
             {
                 await context.Response.Body.WriteAsync(buffer.AsMemory(0, (int)(c - sent)), context.RequestAborted);
                 await context.Response.Body.FlushAsync(context.RequestAborted);
+                Interlocked.Increment(ref _cuts);
                 context.Abort();
                 return;
             }
