@@ -37,6 +37,7 @@ internal sealed class SingleFlight
             flight.Waiters++;
         }
 
+        var abandoned = false;
         try
         {
             await flight.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -50,10 +51,24 @@ internal sealed class SingleFlight
                 {
                     // Nobody wants the result any more; a later caller starts afresh rather than joining a dying run.
                     flight.Cancellation.Cancel();
+                    abandoned = true;
                     if (_flights.TryGetValue(key, out var current) && current == flight)
                     {
                         _flights.Remove(key);
                     }
+                }
+            }
+
+            if (abandoned)
+            {
+                // The last caller leaves only after the work has cleaned up, so it returns to a tidy store.
+                try
+                {
+                    await flight.Task.ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // Its outcome no longer matters; the caller is already leaving with its own exception.
                 }
             }
         }
