@@ -53,6 +53,8 @@ public sealed partial class ImageManager : IDisposable
         _time = time ?? TimeProvider.System;
         Root = Path.GetFullPath(root);
         Directory.CreateDirectory(Root);
+        // Snapshots hold images' set-uid binaries and device nodes; host users must not reach them.
+        NativeMethods.Check(NativeMethods.Chmod(Root, 0b111_000_000), "chmod", Root);
         _content = new ContentStore(Root);
         _snapshots = new SnapshotStore(Root);
         _records = state.GetCollection<ImageRecord>("images");

@@ -32,6 +32,7 @@ public sealed class PullTests(RegistryFixture registry, ITestOutputHelper output
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead
                      | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute, File.GetUnixFileMode(busybox));
         Assert.Contains(store.Logger.Lines, l => l.Contains("[3002]", StringComparison.Ordinal));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(store.Root));
     }
 
     [Fact]
