@@ -46,6 +46,31 @@ public sealed class UnpackTests(RegistryFixture registry, ITestOutputHelper outp
     }
 
     [Fact]
+    public async Task PullAsync_FileOverSymlinkInSameLayer_ReplacesLinkNotTarget()
+    {
+        var victim = Path.Combine(Path.GetTempPath(), $"lightvm-victim-{Guid.NewGuid():N}");
+        File.WriteAllText(victim, "untouched");
+        try
+        {
+            var image = new OciImageBuilder(new LayerBuilder().Symlink("x", victim).File("x", "replaced").Build()).Build();
+            await registry.Pusher.PushAsync("unpack/oversymlink", "v1", image);
+            using var store = new ImageStore(output);
+            var manager = store.Open();
+
+            var record = await manager.PullAsync($"{registry.Host}/unpack/oversymlink:v1", null, CancellationToken.None);
+
+            var x = Path.Combine(manager.GetRootfsLayers(record)[0], "x");
+            Assert.Null(new FileInfo(x).LinkTarget);
+            Assert.Equal("replaced", File.ReadAllText(x));
+            Assert.Equal("untouched", File.ReadAllText(victim));
+        }
+        finally
+        {
+            File.Delete(victim);
+        }
+    }
+
+    [Fact]
     public async Task PullAsync_SymlinkStayingInside_IsFollowed()
     {
         var image = new OciImageBuilder(new LayerBuilder()

@@ -14,6 +14,10 @@ internal static partial class NativeMethods
     public const int ODirectory = 0x10000;
     public const int OCloexec = 0x80000;
     public const int ORdonly = 0;
+    public const int OWronly = 1;
+    public const int OCreat = 0x40;
+    public const int OExcl = 0x80;
+    public const int ONoFollow = 0x20000;
 
     public const uint SIfMt = 0xF000;
     public const uint SIfDir = 0x4000;
@@ -96,6 +100,21 @@ internal static partial class NativeMethods
 
     [LibraryImport(Libc, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Open(string path, int flags);
+
+    [LibraryImport(Libc, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Open(string path, int flags, uint mode);
+
+    [LibraryImport(Libc, EntryPoint = "write", SetLastError = true)]
+    public static partial nint Write(SafeFileHandle fd, ReadOnlySpan<byte> buffer, nuint count);
+
+    [LibraryImport(Libc, EntryPoint = "fchown", SetLastError = true)]
+    public static partial int FChown(SafeFileHandle fd, uint uid, uint gid);
+
+    [LibraryImport(Libc, EntryPoint = "fchmod", SetLastError = true)]
+    public static partial int FChmod(SafeFileHandle fd, uint mode);
+
+    [LibraryImport(Libc, EntryPoint = "futimens", SetLastError = true)]
+    public static partial int FUtimens(SafeFileHandle fd, ReadOnlySpan<Timespec> times);
 
     [LibraryImport(Libc, EntryPoint = "fsync", SetLastError = true)]
     public static partial int FSync(SafeFileHandle fd);

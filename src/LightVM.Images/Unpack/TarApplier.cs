@@ -1,7 +1,9 @@
+using System.Buffers;
 using System.Formats.Tar;
 using System.Runtime.InteropServices;
 using System.Text;
 using LightVM.Images.Internal;
+using Microsoft.Win32.SafeHandles;
 
 namespace LightVM.Images.Unpack;
 
@@ -10,7 +12,7 @@ namespace LightVM.Images.Unpack;
 /// component from the layer root with lstat, so nothing is ever created outside it: absolute names, <c>..</c>,
 /// symlinks climbing out or absolute symlinks used as parents, and hard links to outside paths are refused.
 /// </summary>
-internal sealed class TarApplier
+internal sealed partial class TarApplier
 {
     private const string WhiteoutPrefix = ".wh.";
     private const string OpaqueMarker = ".wh..wh..opq";
@@ -72,6 +74,13 @@ internal sealed class TarApplier
 
     private void Create(string path, TarEntry entry)
     {
+        // Regular files are most entries: try the exclusive create first and look at what is there only when it fails.
+        if (entry.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile
+            && TryWriteFile(path, entry))
+        {
+            return;
+        }
+
         var isDirectory = entry.EntryType == TarEntryType.Directory;
         if (NativeMethods.TryLStat(path, out var existing))
         {
@@ -91,8 +100,12 @@ internal sealed class TarApplier
                 _directoryTimes.Add((path, entry.ModificationTime));
                 return;
             case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
-                WriteFile(path, entry);
-                break;
+                if (!TryWriteFile(path, entry))
+                {
+                    throw new IOException($"create {path}: still exists after removal");
+                }
+
+                return;
             case TarEntryType.SymbolicLink:
                 NativeMethods.Check(NativeMethods.Symlink(entry.LinkName, path), "symlink", path);
                 NativeMethods.Check(NativeMethods.LChown(path, (uint)entry.Uid, (uint)entry.Gid), "lchown", path);
@@ -114,17 +127,6 @@ internal sealed class TarApplier
         SetOwnerAndMode(path, entry);
         SetXattrs(path, entry);
         SetTimes(path, entry.ModificationTime);
-    }
-
-    private static void WriteFile(string path, TarEntry entry)
-    {
-        using var file = new FileStream(path, new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            BufferSize = 0,
-        });
-        entry.DataStream?.CopyTo(file, 128 * 1024);
     }
 
     private void CreateHardLink(string path, TarEntry entry)
@@ -306,69 +308,6 @@ internal sealed class TarApplier
         else
         {
             File.Delete(path);
-        }
-    }
-
-    private static void SetOwnerAndMode(string path, TarEntry entry)
-    {
-        NativeMethods.Check(NativeMethods.LChown(path, (uint)entry.Uid, (uint)entry.Gid), "lchown", path);
-        // After chown: chown clears set-uid/set-gid bits.
-        NativeMethods.Check(NativeMethods.Chmod(path, (uint)entry.Mode & 0xfff), "chmod", path);
-    }
-
-    private static void SetTimes(string path, DateTimeOffset mtime)
-    {
-        var ts = new NativeMethods.Timespec
-        {
-            Sec = mtime.ToUnixTimeSeconds(),
-            Nsec = (mtime.UtcTicks % TimeSpan.TicksPerSecond) * 100,
-        };
-        ReadOnlySpan<NativeMethods.Timespec> times = [ts, ts];
-        NativeMethods.Check(
-            NativeMethods.UtimensAt(NativeMethods.AtFdCwd, path, times, NativeMethods.AtSymlinkNoFollow), "utimensat", path);
-    }
-
-    private static void SetXattrs(string path, TarEntry entry)
-    {
-        if (entry is not PaxTarEntry pax)
-        {
-            return;
-        }
-
-        foreach (var (key, value) in pax.ExtendedAttributes)
-        {
-            string name;
-            byte[] bytes;
-            if (key.StartsWith("SCHILY.xattr.", StringComparison.Ordinal))
-            {
-                name = key["SCHILY.xattr.".Length..];
-                // The tar reader hands PAX values over as UTF-8 text; binary values do not survive that.
-                bytes = Encoding.UTF8.GetBytes(value);
-            }
-            else if (key.StartsWith("LIBARCHIVE.xattr.", StringComparison.Ordinal))
-            {
-                name = Uri.UnescapeDataString(key["LIBARCHIVE.xattr.".Length..]);
-                bytes = Convert.FromBase64String(value);
-            }
-            else
-            {
-                continue;
-            }
-
-            // overlayfs's own attributes would change how the merged view is built; only whiteouts may set them.
-            if (name.StartsWith("trusted.overlay.", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            if (NativeMethods.LSetXattr(path, name, bytes, (nuint)bytes.Length, 0) < 0)
-            {
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno is not (NativeMethods.ENotSup or NativeMethods.EPerm))
-                {
-                    throw new IOException($"setxattr {name} on {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
-                }
-            }
         }
     }
 
