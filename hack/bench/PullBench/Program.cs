@@ -7,14 +7,15 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 // Usage:
 //   PullBench free-port
-//   PullBench push <registry url> <repository> <tag>     builds a ~50 MB multi-layer image and pushes it
+//   PullBench push <registry url> <repository> <tag> [small files]   builds a ~45 MB 6-layer image and pushes it
 //   PullBench pull <work dir> <image ref> <runs>         pulls cold (fresh store and state each time, one process so
 //                                                        the JIT is warm after the first run as in the daemon), prints
 //                                                        seconds per pull and the process's peak RSS (VmHWM)
 return args switch
 {
     ["free-port"] => FreePort(),
-    ["push", var url, var repository, var tag] => await Push(new Uri(url), repository, tag),
+    ["push", var url, var repository, var tag] => await Push(new Uri(url), repository, tag, 3000),
+    ["push", var url, var repository, var tag, var files] => await Push(new Uri(url), repository, tag, int.Parse(files, CultureInfo.InvariantCulture)),
     ["pull", var work, var reference, var runs] => await Pull(work, reference, int.Parse(runs, CultureInfo.InvariantCulture)),
     _ => Usage(),
 };
@@ -25,7 +26,7 @@ static int FreePort()
     return 0;
 }
 
-static async Task<int> Push(Uri registry, string repository, string tag)
+static async Task<int> Push(Uri registry, string repository, string tag, int files)
 {
     // A mix like real images: a small base, big incompressible binaries, compressible text, many small files.
     // All gzip, so umoci (no zstd support) can unpack it as the like-for-like baseline.
@@ -37,7 +38,7 @@ static async Task<int> Push(Uri registry, string repository, string tag)
     }
 
     var smallFiles = new LayerBuilder().Directory("usr").Directory("usr/share").Directory("usr/share/doc");
-    for (var i = 0; i < 3000; i++)
+    for (var i = 0; i < files; i++)
     {
         smallFiles.File($"usr/share/doc/file{i:D4}.txt", $"small file {i} {new string('x', i % 2000)}\n");
     }
