@@ -8,6 +8,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/hack/lib/common.sh"
+ensure_dotnet
+ensure_packages docker-registry skopeo umoci curl bc busybox-static
 RUNS=${RUNS:-5}
 # Files in the many-small-files layer; file creation is slow on this VM (~0.5-1 ms each, GNU tar alike), so
 # SMALL_FILES=0 shows the download/verify/decompress path on its own.

@@ -31,8 +31,11 @@ ensure_packages() {
 
 # Packages the daemon needs at run time.
 RUNTIME_PACKAGES=(ca-certificates)
-# Packages the tests need on top: a real OCI registry, QEMU, the guest kernel source and its build tools.
-TEST_PACKAGES=(ca-certificates)
+# Packages the tests need on top: a real OCI registry (docker-registry, htpasswd), busybox for test rootfs images,
+# QEMU, the guest kernel source and its build tools, and what NativeAOT and the static C helpers build with.
+TEST_PACKAGES=(ca-certificates docker-registry apache2-utils busybox-static cpio qemu-system-x86
+    linux-source-6.1 build-essential bc bison flex libelf-dev libssl-dev xz-utils
+    clang zlib1g-dev musl-tools)
 
 ensure_dotnet() {
     command -v dotnet >/dev/null || die "the .NET SDK is not installed (dotnet not on PATH); see global.json for the version"

@@ -1,6 +1,7 @@
 using LightVM.Cri.Configuration;
 using LightVM.Cri.Instrumentation;
 using LightVM.Cri.Services;
+using LightVM.Images;
 using LightVM.Runtime;
 using LightVM.State;
 using System.Runtime.InteropServices;
@@ -79,6 +80,9 @@ internal static class Daemon
 
             // Start-up work that must finish before pod calls are served (state reload, VM reconnection) goes here.
             var readiness = app.Services.GetRequiredService<DaemonReadiness>();
+            readiness.Enter("recovering the image store");
+            _ = app.Services.GetRequiredService<ImageManager>();
+            CriLog.ComponentReady(logger, "images");
             readiness.SetReady();
             CriLog.ComponentReady(logger, "daemon");
 
@@ -126,6 +130,11 @@ internal static class Daemon
         builder.Services.AddSingleton<DaemonReadiness>();
         builder.Services.AddSingleton<InFlightCalls>();
         builder.Services.AddSingleton<NodeSettings>();
+        builder.Services.AddSingleton(sp => new ImageManager(
+            config.Images,
+            string.IsNullOrEmpty(config.Images.Root) ? Path.Combine(config.State.Root, "images") : config.Images.Root,
+            store,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("LightVM.Images")));
         builder.Services.AddSingleton<RuntimeConditions>();
         builder.Services.AddSingleton<IReadinessCheck, NoVmBackendCheck>();
         builder.Services.AddGrpc(o =>

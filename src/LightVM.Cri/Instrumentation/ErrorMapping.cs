@@ -1,4 +1,5 @@
 using Grpc.Core;
+using LightVM.Images;
 using LightVM.Runtime;
 using LightVM.State;
 
@@ -20,6 +21,18 @@ internal static class ErrorMapping
             StateErrorKind.NotFound => StatusCode.NotFound,
             _ => StatusCode.Internal,
         }, state.Message),
+        ImageException image => new Status(image.Kind switch
+        {
+            ImageErrorKind.InvalidArgument => StatusCode.InvalidArgument,
+            ImageErrorKind.NotFound => StatusCode.NotFound,
+            ImageErrorKind.AlreadyExists => StatusCode.AlreadyExists,
+            ImageErrorKind.FailedPrecondition => StatusCode.FailedPrecondition,
+            ImageErrorKind.DeadlineExceeded => StatusCode.DeadlineExceeded,
+            ImageErrorKind.Unavailable => StatusCode.Unavailable,
+            ImageErrorKind.Unauthenticated => StatusCode.Unauthenticated,
+            ImageErrorKind.PermissionDenied => StatusCode.PermissionDenied,
+            _ => StatusCode.Internal,
+        }, image.Message),
         RuntimeException runtime => new Status(runtime.Kind switch
         {
             RuntimeErrorKind.InvalidArgument => StatusCode.InvalidArgument,
