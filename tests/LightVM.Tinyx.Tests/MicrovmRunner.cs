@@ -11,16 +11,20 @@ namespace LightVM.Tinyx.Tests;
 ///   qemu-system-x86_64 -M microvm,acpi=off,rtc=on -accel tcg -cpu max -m 256M -smp 1
 ///     -nodefaults -no-user-config -nographic -no-reboot
 ///     -kernel vmlinux -initrd initramfs.cpio.gz
-///     -append "console=hvc0 reboot=t panic=-1 quiet tsc_early_khz=KHZ"
-///     -device virtio-serial-device -chardev stdio,id=console -device virtconsole,chardev=console
-///     [-chardev socket,id=agent,path=SOCK,server=on,wait=off -device virtserialport,chardev=agent,name=org.lightvm.agent]
+///     -append "console=ttyS0 acpi=off reboot=t panic=-1 quiet tsc_early_khz=KHZ"
+///     -chardev stdio,id=console -serial chardev:console
+///     -device virtio-serial-device
+///     -chardev socket,id=agent,path=SOCK,server=on,wait=off -device virtserialport,chardev=agent,name=org.lightvm.agent
 /// Why each part: microvm without ACPI lists its virtio-mmio transports on the kernel command line itself
-/// (virtio_mmio.device=512@0xfeb00e00:12 ...) so nothing is probed; rtc=on gives the guest the wall clock;
-/// -no-reboot plus reboot=t makes a reboot() in the guest end QEMU (power-off does not work on microvm without
-/// ACPI); panic=-1 turns a panic into that same exit; hvc0 is port 0 of the virtio-serial device (virtconsole),
-/// further ports carry names visible in /sys/class/virtio-ports/*/name. tsc_early_khz: TCG's TSC runs at the
-/// host's rate but the guest often fails to calibrate it (no HPET/PM timer) and marks it unstable; giving the
-/// host rate keeps the TSC clocksource.
+/// (virtio_mmio.device=512@0xfeb00e00:12 ...) so nothing is probed, and acpi=off skips the search for an RSDP
+/// that is not there; rtc=on gives the guest the wall clock; -no-reboot plus reboot=t makes a reboot() in the
+/// guest end QEMU (power-off does not work on microvm without ACPI); panic=-1 turns a panic into that same exit.
+/// The console is the 16550 UART (ttyS0): it exists from early boot, so /dev/console is ready when /init starts.
+/// A virtconsole (hvc0) is not: virtio-serial ports are added from a workqueue after the host's control
+/// messages, which can be after the kernel opened /dev/console for init (init then has no stdio) and drops
+/// every kernel message printed before it. Named ports show up in /sys/class/virtio-ports/*/name.
+/// tsc_early_khz: TCG's TSC runs at the host's rate but the guest often fails to calibrate it (no HPET or
+/// PM timer) and marks it unstable; passing the host rate keeps the TSC clocksource.
 /// </summary>
 public static class MicrovmRunner
 {
@@ -38,7 +42,7 @@ public static class MicrovmRunner
     public static string KernelCommandLine()
     {
         var khz = HostTscKhz();
-        return "console=hvc0 reboot=t panic=-1 quiet" + (khz is null ? string.Empty : $" tsc_early_khz={khz}");
+        return "console=ttyS0 acpi=off reboot=t panic=-1 quiet" + (khz is null ? string.Empty : $" tsc_early_khz={khz}");
     }
 
     public static async Task<BootResult> BootAsync(string kernel, string initramfs, string marker, IEnumerable<string>? extraDevices = null, int cpus = 1, TimeSpan? timeout = null)
@@ -55,7 +59,8 @@ public static class MicrovmRunner
             "-M", "microvm,acpi=off,rtc=on", "-accel", "tcg", "-cpu", "max", "-m", "256M", "-smp", cpus.ToString(CultureInfo.InvariantCulture),
             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
             "-kernel", kernel, "-initrd", initramfs, "-append", KernelCommandLine(),
-            "-device", "virtio-serial-device", "-chardev", "stdio,id=console", "-device", "virtconsole,chardev=console",
+            "-chardev", "stdio,id=console", "-serial", "chardev:console",
+            "-device", "virtio-serial-device",
             .. extraDevices ?? [],
         ];
         foreach (var argument in arguments)

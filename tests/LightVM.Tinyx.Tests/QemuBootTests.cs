@@ -10,7 +10,7 @@ public class QemuBootTests : IClassFixture<GuestKernelFixture>
 {
     private const string Marker = "LIGHTVM-BOOT-MARKER";
 
-    /// <summary>Prints the marker on /dev/console (hvc0) and reboots, which ends QEMU (-no-reboot).</summary>
+    /// <summary>Prints the marker on /dev/console (ttyS0) and reboots, which ends QEMU (-no-reboot).</summary>
     private const string MarkerInit = """
         #include <string.h>
         #include <sys/reboot.h>

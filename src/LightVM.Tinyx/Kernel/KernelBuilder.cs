@@ -128,7 +128,7 @@ public sealed class KernelBuilder
             {
                 TinyxLog.KernelMakeLine(_logger, line);
             }
-            else if (line.Contains("error", StringComparison.OrdinalIgnoreCase) || line.Contains("warning:", StringComparison.Ordinal))
+            else if (IsDiagnostic(line))
             {
                 TinyxLog.KernelMakeDiagnostic(_logger, line);
             }
@@ -179,6 +179,12 @@ public sealed class KernelBuilder
 
         return await File.ReadAllTextAsync(_options.KernelConfigFragment, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Compiler diagnostics and make's "***" failures; object names like utxferror.o are not.</summary>
+    private static bool IsDiagnostic(string line) =>
+        line.Contains("error:", StringComparison.OrdinalIgnoreCase)
+        || line.Contains("warning:", StringComparison.OrdinalIgnoreCase)
+        || line.Contains("*** ", StringComparison.Ordinal);
 
     private static void Remember(Queue<string> tail, string line)
     {
