@@ -118,7 +118,8 @@ public sealed class InitramfsBuilder
             }
             else
             {
-                File.Move(temp, final);
+                // Content-addressed: a concurrent build of the same spec wrote the same bytes, so replacing is safe.
+                File.Move(temp, final, overwrite: true);
             }
 
             var size = new FileInfo(final).Length;
