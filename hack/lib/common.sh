@@ -32,7 +32,9 @@ ensure_packages() {
 # Packages the daemon needs at run time.
 RUNTIME_PACKAGES=(ca-certificates)
 # Packages the tests need on top: a real OCI registry, QEMU, the guest kernel source and its build tools.
-TEST_PACKAGES=(ca-certificates)
+TEST_PACKAGES=(ca-certificates
+    qemu-system-x86 linux-source-6.1 build-essential bc bison flex libelf-dev xz-utils cpio busybox-static
+    openssh-client curl)
 
 ensure_dotnet() {
     command -v dotnet >/dev/null || die "the .NET SDK is not installed (dotnet not on PATH); see global.json for the version"
