@@ -32,10 +32,11 @@ ensure_packages() {
 # Packages the daemon needs at run time.
 RUNTIME_PACKAGES=(ca-certificates)
 # Packages the tests need on top: a real OCI registry (docker-registry, htpasswd), busybox for test rootfs images,
-# QEMU, the guest kernel source and its build tools, and what NativeAOT and the static C helpers build with.
+# QEMU, the guest kernel source and its build tools, what NativeAOT and the static C helpers build with, and the
+# real binaries the ELF-closure tests compare against ldd (ssh, curl).
 TEST_PACKAGES=(ca-certificates docker-registry apache2-utils busybox-static cpio qemu-system-x86
     linux-source-6.1 build-essential bc bison flex libelf-dev libssl-dev xz-utils
-    clang zlib1g-dev musl-tools)
+    clang zlib1g-dev musl-tools openssh-client curl)
 
 ensure_dotnet() {
     command -v dotnet >/dev/null || die "the .NET SDK is not installed (dotnet not on PATH); see global.json for the version"
