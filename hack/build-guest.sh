@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds the guest every pod VM boots, the Tinyx way: the minimal kernel (cached by source+config hash) and an
+# initramfs holding exactly the agent, its shared-library closure, the exec helper and the tiny init.
+# Usage: hack/build-guest.sh [--busybox]      (--busybox adds a debug shell)
+# Prints, last, two lines for scripts:  kernel: PATH  and  initrd: PATH ; also writes them to
+# $LIGHTVM_CACHE_DIR/guest/current.env (KERNEL=..., INITRD=..., AGENT_DIR=...).
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+cd "$LIGHTVM_REPO"
+
+cache=${LIGHTVM_CACHE_DIR:-/var/cache/lightvm}
+mkdir -p "$cache/guest"
+extra=()
+[[ "${1:-}" == "--busybox" ]] && extra+=(--busybox)
+
+log "guest: kernel (built once, then taken from $cache/kernel)"
+kernel=$(hack/guest/build-kernel.sh | awk '/^vmlinux:/ {print $2}')
+[[ -f "$kernel" ]] || die "kernel build did not report a vmlinux"
+
+agent_dir="$cache/guest/agent"
+log "guest: agent (NativeAOT) and static helpers -> $agent_dir"
+hack/guest/build-agent.sh "$agent_dir" >&2
+
+log "guest: initramfs"
+initrd=$(hack/guest/tinyx.sh initramfs --cache "$cache" \
+    --init "$agent_dir/lightvm-init" \
+    --elf "$agent_dir/lightvm-agent:/usr/bin/lightvm-agent" \
+    --file "$agent_dir/lightvm-exec:/usr/libexec/lightvm/lightvm-exec" \
+    --dir /proc --dir /sys --dir /dev --dir /run --dir /tmp:1777 --dir /mnt \
+    "${extra[@]}" | tee /dev/stderr | awk '/^initramfs:/ {print $2}')
+[[ -f "$initrd" ]] || die "initramfs build did not report an image"
+
+printf 'KERNEL=%s\nINITRD=%s\nAGENT_DIR=%s\n' "$kernel" "$initrd" "$agent_dir" > "$cache/guest/current.env.tmp"
+mv "$cache/guest/current.env.tmp" "$cache/guest/current.env"
+printf 'kernel: %s (%s bytes)\ninitrd: %s (%s bytes)\n' "$kernel" "$(stat -c %s "$kernel")" "$initrd" "$(stat -c %s "$initrd")"
