@@ -13,7 +13,9 @@ public interface IVmBackend
     Task<IVm> PrepareAsync(VmShape shape, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Reattaches to a VM a previous daemon prepared, from the record it persisted. NotFound when the VM is gone.
+    /// Reattaches to a VM a previous daemon prepared, from the record it persisted. A VM whose VMM died meanwhile
+    /// comes back <see cref="VmState.Exited"/> (so <see cref="IVm.StopAsync"/> can clean up); NotFound when even
+    /// its run directory is gone.
     /// </summary>
     Task<IVm> RecoverAsync(VmRecord record, CancellationToken cancellationToken);
 }

@@ -43,8 +43,11 @@ public sealed class ToolstackOptions
     /// <summary>Added to a pod's memory limit to size its VM: room for the guest kernel and agent.</summary>
     public int MemoryOverheadMib { get; set; } = 64;
 
-    /// <summary>Bounds QEMU's TCG translation cache, the biggest part of an idle VMM's own memory.</summary>
-    public int TcgTbSizeMib { get; set; } = 32;
+    /// <summary>
+    /// Bounds QEMU's TCG translation cache (its default is far larger). Measured idle 1x128 VM PSS: 92 MiB at 16,
+    /// 97 MiB at 32; the rest is mostly guest RAM the kernel touched.
+    /// </summary>
+    public int TcgTbSizeMib { get; set; } = 16;
 
     /// <summary>From VMM start to agent ready.</summary>
     public int BootTimeoutSeconds { get; set; } = 30;

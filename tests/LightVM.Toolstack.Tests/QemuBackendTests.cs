@@ -191,6 +191,25 @@ public sealed class QemuBackendTests(TestGuest guest) : IDisposable
     }
 
     [Fact]
+    public async Task RecoverAsync_VmmDiedWhileDaemonDown_ExitedWithReasonAndStopCleansUp()
+    {
+        var vm = await Backend().PrepareAsync(new VmShape(1, 128), Ct);
+        var record = vm.Record;
+        await vm.DisposeAsync();
+        Process.GetProcessById(record.VmmPid).Kill();
+        await WaitGoneAsync(record.VmmPid);
+
+        var recovered = await Backend().RecoverAsync(record, Ct);
+
+        Assert.Equal(VmState.Exited, recovered.State);
+        Assert.Contains("exited while the daemon was down", (await recovered.Exited).Reason, StringComparison.Ordinal);
+        var e = await Assert.ThrowsAsync<ToolstackException>(() => recovered.OpenAgentStreamAsync(Ct));
+        Assert.Equal(ToolstackErrorKind.FailedPrecondition, e.Kind);
+        await recovered.StopAsync(TimeSpan.FromSeconds(5), Ct);
+        Assert.False(Directory.Exists(record.RunDirectory));
+    }
+
+    [Fact]
     public async Task ResolveAccelAsync_AutoOnHostWithoutWorkingKvm_FallsBackToTcgAndLogsWhy()
     {
         var backend = Backend(guest.Options(AccelMode.Auto));
@@ -219,6 +238,16 @@ public sealed class QemuBackendTests(TestGuest guest) : IDisposable
             .Where(c => c.Contains(_runRoot.Path, StringComparison.Ordinal))
             .ToList();
         Assert.Empty(survivors);
+    }
+
+    private static async Task WaitGoneAsync(int pid)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (IsProcessAlive(pid))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"pid {pid} did not die");
+            await Task.Delay(20);
+        }
     }
 
     private static bool IsProcessAlive(int pid)

@@ -47,9 +47,17 @@ public sealed partial class QemuBackend : IVmBackend
             throw new ToolstackException(ToolstackErrorKind.InvalidArgument, $"VM {record.Id}: recover: record is for backend \"{record.Backend}\", not qemu");
         }
 
+        if (!Directory.Exists(record.RunDirectory))
+        {
+            throw new ToolstackException(ToolstackErrorKind.NotFound, $"VM {record.Id}: recover: run directory {record.RunDirectory} is gone");
+        }
+
         if (!VmmProcess.IsAlive(record.VmmPid, record.RunDirectory))
         {
-            throw new ToolstackException(ToolstackErrorKind.NotFound, $"VM {record.Id}: recover: VMM pid {record.VmmPid} is gone");
+            // Still returned, as Exited, so the caller can report why and StopAsync can clean up.
+            var reason = $"VMM pid {record.VmmPid} exited while the daemon was down";
+            ToolstackLog.Exited(_logger, record.Id, reason);
+            return QemuVm.Dead(record, reason, _logger);
         }
 
         var vm = await QemuVm.AttachAsync(record, _logger, cancellationToken).ConfigureAwait(false);

@@ -48,6 +48,17 @@ internal sealed partial class QemuVm : IVm
         return vm;
     }
 
+    /// <summary>
+    /// A VM whose VMM is already gone (it died while no daemon watched): Exited at once, kept only so that
+    /// <see cref="StopAsync"/> can remove its run directory.
+    /// </summary>
+    public static QemuVm Dead(VmRecord record, string reason, ILogger logger)
+    {
+        var vm = new QemuVm(record, logger);
+        vm._exited.TrySetResult(new VmExit(reason, DateTimeOffset.UtcNow));
+        return vm;
+    }
+
     public async Task<Stream> OpenAgentStreamAsync(CancellationToken cancellationToken)
     {
         if (State != VmState.Running)
