@@ -84,53 +84,68 @@ internal sealed partial class QemuVm : IVm
         }
     }
 
-    public Task<string> AttachShareAsync(string hostPath, string name, bool readOnly, CancellationToken cancellationToken)
+    public async Task<string> AttachShareAsync(string hostPath, string name, bool readOnly, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
         var target = ShareTarget(name);
         if (!Path.IsPathFullyQualified(hostPath) || !Directory.Exists(hostPath))
         {
             throw new ToolstackException(ToolstackErrorKind.InvalidArgument, $"VM {Id}: attach share {name}: {hostPath} is not an existing absolute directory");
         }
 
-        if (State != VmState.Running)
-        {
-            throw new ToolstackException(ToolstackErrorKind.FailedPrecondition, $"VM {Id}: attach share {name}: the VM is {State}");
-        }
-
-        if (Directory.Exists(target))
-        {
-            throw new ToolstackException(ToolstackErrorKind.FailedPrecondition, $"VM {Id}: attach share {name}: already attached");
-        }
-
-        Directory.CreateDirectory(target);
+        // Under the lifecycle lock: a share must not appear while StopAsync is unmounting and removing the directory.
+        await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            HostMounts.Bind(hostPath, target, readOnly);
+            if (State != VmState.Running)
+            {
+                throw new ToolstackException(ToolstackErrorKind.FailedPrecondition, $"VM {Id}: attach share {name}: the VM is {State}");
+            }
+
+            if (Directory.Exists(target))
+            {
+                throw new ToolstackException(ToolstackErrorKind.FailedPrecondition, $"VM {Id}: attach share {name}: already attached");
+            }
+
+            Directory.CreateDirectory(target);
+            try
+            {
+                HostMounts.Bind(hostPath, target, readOnly);
+            }
+            catch (ToolstackException e)
+            {
+                Directory.Delete(target);
+                throw new ToolstackException(e.Kind, $"VM {Id}: attach share {name}: {e.Message}", e);
+            }
         }
-        catch (ToolstackException e)
+        finally
         {
-            Directory.Delete(target);
-            throw new ToolstackException(e.Kind, $"VM {Id}: attach share {name}: {e.Message}", e);
+            _lifecycle.Release();
         }
 
         ToolstackLog.ShareAttached(_logger, Id, name, hostPath, readOnly);
-        return Task.FromResult(name);
+        return name;
     }
 
-    public Task DetachShareAsync(string name, CancellationToken cancellationToken)
+    public async Task DetachShareAsync(string name, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
         var target = ShareTarget(name);
-        if (!Directory.Exists(target))
+        await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            return Task.CompletedTask;
+            if (!Directory.Exists(target))
+            {
+                return;
+            }
+
+            HostMounts.UnmountTree(target);
+            RemoveUnmounted(target);
+        }
+        finally
+        {
+            _lifecycle.Release();
         }
 
-        HostMounts.UnmountTree(target);
-        RemoveUnmounted(target);
         ToolstackLog.ShareDetached(_logger, Id, name);
-        return Task.CompletedTask;
     }
 
     public async Task StopAsync(TimeSpan timeout, CancellationToken cancellationToken)
