@@ -73,6 +73,22 @@ public sealed class QemuBackendTests(TestGuest guest) : IDisposable
     }
 
     [Fact]
+    public async Task Exited_GuestInitDies_FiresWithGuestReason()
+    {
+        var vm = await Backend().PrepareAsync(new VmShape(1, 128), Ct);
+        await using (var agent = await vm.OpenAgentStreamAsync(Ct))
+        {
+            await agent.WriteAsync("exit\n"u8.ToArray(), Ct);
+        }
+
+        var exit = await vm.Exited.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        Assert.Equal("guest rebooted (reboot exits the VM)", exit.Reason);
+        await vm.StopAsync(TimeSpan.FromSeconds(5), Ct);
+        Assert.False(Directory.Exists(vm.Describe().RunDirectory));
+    }
+
+    [Fact]
     public async Task AttachShareAsync_AfterBoot_GuestSeesHostFilesAndDetachKeepsThem()
     {
         using var podDir = new TempDirectory("lvpod");

@@ -155,10 +155,7 @@ public sealed partial class QemuBackend : IVmBackend
 
             step = "wait for the agent";
             await WaitForAgentAsync(vm, bootTimeout - started.Elapsed, cancellationToken).ConfigureAwait(false);
-            await vm.DisposeAsync().ConfigureAwait(false);
-
-            // Reattach with the boot time in the record: the record is what callers persist.
-            vm = await QemuVm.AttachAsync(record with { BootDuration = started.Elapsed }, _logger, cancellationToken).ConfigureAwait(false);
+            vm.SetBootDuration(started.Elapsed);
             ToolstackLog.Prepared(_logger, id, shape, accel, pid, started.ElapsedMilliseconds);
             return vm;
         }

@@ -31,7 +31,7 @@ internal sealed partial class QemuVm : IVm
 
     public VmShape Shape => Record.Shape;
 
-    public VmRecord Record { get; }
+    public VmRecord Record { get; private set; }
 
     public VmState State => _cleanedUp || _exited.Task.IsCompleted ? VmState.Exited : _stopRequested ? VmState.Stopping : VmState.Running;
 
@@ -47,6 +47,9 @@ internal sealed partial class QemuVm : IVm
         _ = vm.WatchAsync(vm._qmp);
         return vm;
     }
+
+    /// <summary>Set once the agent answered, before the VM is handed out.</summary>
+    internal void SetBootDuration(TimeSpan bootDuration) => Record = Record with { BootDuration = bootDuration };
 
     /// <summary>
     /// A VM whose VMM is already gone (it died while no daemon watched): Exited at once, kept only so that

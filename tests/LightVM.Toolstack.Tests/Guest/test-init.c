@@ -1,7 +1,8 @@
 /*
  * PID 1 of the toolstack tests' guest. It finds the virtio-serial port named lightvm.agent, writes "READY"
  * on it, then answers line by line: "ls NAME" lists directory NAME of the lightvm.share 9p export (mounted on
- * first use), anything else is echoed back. A read of 0 means the host side is not connected: wait and retry.
+ * first use), "exit" ends PID 1 (the kernel panics and, with panic=-1 reboot=t, the VM exits), anything else is
+ * echoed back. A read of 0 means the host side is not connected: wait and retry.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -106,7 +107,9 @@ int main(void)
         char *newline;
         while ((newline = memchr(line, '\n', used)) != NULL) {
             *newline = '\0';
-            if (strncmp(line, "ls ", 3) == 0) {
+            if (strcmp(line, "exit") == 0) {
+                return 3;
+            } else if (strncmp(line, "ls ", 3) == 0) {
                 list_share(fd, line + 3);
             } else {
                 write_all(fd, line, strlen(line));
