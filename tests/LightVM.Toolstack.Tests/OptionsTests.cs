@@ -55,16 +55,17 @@ public sealed class OptionsTests
     [Fact]
     public void Build_Tcg_MicrovmWithBoundedTranslationCacheAndNamedDevices()
     {
-        var options = new ToolstackOptions { Kernel = "/k", Initrd = "/i", TcgTbSizeMib = 24, KernelArgsExtra = " tsc_early_khz=2600000 " };
+        var options = new ToolstackOptions { Kernel = "/k", Initrd = "/i", TcgTbSizeMib = 24, KernelArgsExtra = " loglevel=4 " };
         var paths = new QemuPaths("/run/lightvm/vms/abc");
 
-        var args = QemuCommandLine.Build(options, new VmShape(2, 256), "tcg", paths, "abc");
+        var args = QemuCommandLine.Build(options, new VmShape(2, 256), "tcg", paths, "abc", tscKhz: 2600000);
 
-        Assert.Equal("microvm,acpi=off,rtc=on,isa-serial=off", After(args, "-M"));
+        Assert.Equal("microvm,acpi=off,rtc=on", After(args, "-M"));
         Assert.Equal("tcg,tb-size=24", After(args, "-accel"));
         Assert.Equal("max", After(args, "-cpu"));
         Assert.Equal(("2", "256M"), (After(args, "-smp"), After(args, "-m")));
-        Assert.Equal(QemuCommandLine.BaseKernelArgs + " tsc_early_khz=2600000", After(args, "-append"));
+        Assert.Equal(QemuCommandLine.BaseKernelArgs + " tsc_early_khz=2600000 loglevel=4", After(args, "-append"));
+        Assert.Equal("chardev:console", After(args, "-serial"));
         Assert.Contains("virtserialport,chardev=agent,name=lightvm.agent", args);
         Assert.Contains("socket,id=agent,path=/run/lightvm/vms/abc/agent.sock,server=on,wait=off", args);
         Assert.Contains("local,id=share,path=/run/lightvm/vms/abc/share,security_model=none,multidevs=remap", args);
@@ -76,9 +77,10 @@ public sealed class OptionsTests
     [Fact]
     public void Build_Kvm_HostCpuAndNoTranslationCache()
     {
-        var args = QemuCommandLine.Build(new ToolstackOptions(), new VmShape(1, 128), "kvm", new QemuPaths("/r"), "x");
+        var args = QemuCommandLine.Build(new ToolstackOptions(), new VmShape(1, 128), "kvm", new QemuPaths("/r"), "x", tscKhz: 2600000);
 
         Assert.Equal(("kvm", "host"), (After(args, "-accel"), After(args, "-cpu")));
+        Assert.DoesNotContain("tsc_early_khz", After(args, "-append"), StringComparison.Ordinal);
     }
 
     private static string After(List<string> args, string flag) => args[args.IndexOf(flag) + 1];

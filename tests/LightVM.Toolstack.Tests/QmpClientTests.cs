@@ -29,14 +29,20 @@ public sealed class QmpClientTests : IAsyncLifetime
             RedirectStandardError = true,
         };
         _qemu = Process.Start(start)!;
+        // The socket file appears at bind(), a moment before listen(): retry refused connects for a while.
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!File.Exists(SocketPath))
+        while (_client is null)
         {
-            Assert.True(DateTime.UtcNow < deadline, "QEMU did not create its QMP socket: " + await ReadStderrIfExitedAsync());
-            await Task.Delay(20);
+            try
+            {
+                _client = await QmpClient.ConnectAsync(SocketPath, "qmp-test", OnEvent, NullLogger.Instance, CancellationToken.None);
+            }
+            catch (ToolstackException e) when (e.Kind == ToolstackErrorKind.Unavailable && DateTime.UtcNow < deadline)
+            {
+                Assert.False(_qemu.HasExited, "QEMU exited: " + await ReadStderrIfExitedAsync());
+                await Task.Delay(20);
+            }
         }
-
-        _client = await QmpClient.ConnectAsync(SocketPath, "qmp-test", OnEvent, NullLogger.Instance, CancellationToken.None);
     }
 
     public async Task DisposeAsync()

@@ -18,6 +18,7 @@ public sealed partial class QemuBackend : IVmBackend
     private readonly AgentProbe _probe;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _accelLock = new(1, 1);
+    private readonly Lazy<long?> _hostTscKhz = new(HostTscKhz);
     private AccelChoice? _accel;
 
     /// <param name="runRoot">The daemon's <c>state.run_root</c>.</param>
@@ -147,7 +148,8 @@ public sealed partial class QemuBackend : IVmBackend
             Directory.CreateDirectory(paths.Share);
 
             step = "start QEMU";
-            pid = await StartQemuAsync(id, QemuCommandLine.Build(_options, shape, accel, paths, id), paths, bootTimeout, cancellationToken).ConfigureAwait(false);
+            var arguments = QemuCommandLine.Build(_options, shape, accel, paths, id, _hostTscKhz.Value);
+            pid = await StartQemuAsync(id, arguments, paths, bootTimeout, cancellationToken).ConfigureAwait(false);
 
             step = "connect QMP";
             var record = new VmRecord(id, "qemu", shape, paths.RunDirectory, pid, accel, preparedAt, TimeSpan.Zero);
@@ -172,6 +174,23 @@ public sealed partial class QemuBackend : IVmBackend
                     new ToolstackException(ToolstackErrorKind.Internal, $"VM {id}: {step}: {e.Message}", e),
                 _ => e,
             };
+        }
+    }
+
+    /// <summary>The host CPU clock from /proc/cpuinfo ("cpu MHz"), which TCG guests' TSC runs at.</summary>
+    private static long? HostTscKhz()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("cpu MHz", StringComparison.Ordinal));
+            var colon = line?.IndexOf(':', StringComparison.Ordinal) ?? -1;
+            return colon >= 0 && double.TryParse(line![(colon + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var mhz) && mhz > 0
+                ? (long)(mhz * 1000)
+                : null;
+        }
+        catch (IOException)
+        {
+            return null;
         }
     }
 

@@ -9,21 +9,38 @@ namespace LightVM.Toolstack.Qemu;
 /// </summary>
 internal static class QemuCommandLine
 {
-    /// <summary>Always on the guest kernel command line: console on the virtio console, reboot = exit, no panic wait.</summary>
-    public const string BaseKernelArgs = "console=hvc0 reboot=t panic=-1 quiet";
+    /// <summary>
+    /// Always on the guest kernel command line. The console is the UART (ttyS0): it exists from early boot, unlike a
+    /// virtconsole whose port may appear only after the kernel opened /dev/console for init (found by the guest-image
+    /// work). acpi=off: microvm has no ACPI tables to look for. reboot=t with -no-reboot and panic=-1 turn a guest
+    /// reboot or panic into the VMM exiting.
+    /// </summary>
+    public const string BaseKernelArgs = "console=ttyS0 acpi=off reboot=t panic=-1 quiet";
 
-    public static List<string> Build(ToolstackOptions options, VmShape shape, string accel, QemuPaths paths, string id)
+    /// <param name="tscKhz">
+    /// The host TSC rate for TCG guests (<c>tsc_early_khz</c>): without HPET or PM timer they often fail to calibrate
+    /// the TSC and lose it as clocksource. Null to leave it out.
+    /// </param>
+    public static List<string> Build(ToolstackOptions options, VmShape shape, string accel, QemuPaths paths, string id, long? tscKhz = null)
     {
-        var kernelArgs = string.IsNullOrWhiteSpace(options.KernelArgsExtra)
-            ? BaseKernelArgs
-            : BaseKernelArgs + " " + options.KernelArgsExtra.Trim();
+        var kernelArgs = BaseKernelArgs;
+        if (accel != "kvm" && tscKhz is > 0)
+        {
+            kernelArgs += " tsc_early_khz=" + tscKhz.Value.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (!string.IsNullOrWhiteSpace(options.KernelArgsExtra))
+        {
+            kernelArgs += " " + options.KernelArgsExtra.Trim();
+        }
+
         var accelArg = accel == "kvm"
             ? "kvm"
             : "tcg,tb-size=" + options.TcgTbSizeMib.ToString(CultureInfo.InvariantCulture);
         return
         [
             "-name", "lightvm-" + id,
-            "-M", "microvm,acpi=off,rtc=on,isa-serial=off",
+            "-M", "microvm,acpi=off,rtc=on",
             "-accel", accelArg,
             "-cpu", accel == "kvm" ? "host" : "max",
             "-smp", shape.Vcpus.ToString(CultureInfo.InvariantCulture),
@@ -35,9 +52,9 @@ internal static class QemuCommandLine
             "-append", kernelArgs,
             "-chardev", $"socket,id=qmp,path={paths.QmpSocket},server=on,wait=off",
             "-mon", "chardev=qmp,mode=control",
-            "-device", "virtio-serial-device,max_ports=2",
             "-chardev", $"file,id=console,path={paths.ConsoleLog}",
-            "-device", "virtconsole,chardev=console",
+            "-serial", "chardev:console",
+            "-device", "virtio-serial-device,max_ports=2",
             "-chardev", $"socket,id=agent,path={paths.AgentSocket},server=on,wait=off",
             "-device", $"virtserialport,chardev=agent,name={VmShares.AgentPort}",
             "-fsdev", $"local,id=share,path={paths.Share},security_model=none,multidevs=remap",
