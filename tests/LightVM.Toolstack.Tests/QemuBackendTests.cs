@@ -20,6 +20,7 @@ public sealed class QemuBackendTests(TestGuest guest) : IDisposable
     public void Dispose()
     {
         _timeout.Dispose();
+        RunRootCleanup.Run(_runRoot.Path);
         _runRoot.Dispose();
     }
 

@@ -16,6 +16,7 @@ public sealed class WarmPoolQemuTests(TestGuest guest) : IDisposable
     public void Dispose()
     {
         _timeout.Dispose();
+        RunRootCleanup.Run(_runRoot.Path);
         _runRoot.Dispose();
     }
 
