@@ -115,12 +115,14 @@ public sealed class QemuBackendTests(TestGuest guest) : IDisposable
     }
 
     [Fact]
-    public async Task StopAsync_ShareStillAttached_UnmountsFirstAndKeepsHostFiles()
+    public async Task StopAsync_ReadOnlyShareStillAttached_UnmountsFirstAndKeepsHostFiles()
     {
         using var podDir = new TempDirectory("lvpod");
         await File.WriteAllTextAsync(podDir.Combine("keep.txt"), "x", Ct);
         var vm = await Backend().PrepareAsync(new VmShape(1, 128), Ct);
         await vm.AttachShareAsync(podDir.Path, "pod", readOnly: true, Ct);
+        var throughShare = Path.Combine(vm.Describe().RunDirectory, "share", "pod", "new.txt");
+        Assert.ThrowsAny<IOException>(() => File.WriteAllText(throughShare, "x")); // read-only even for root
 
         await vm.StopAsync(TimeSpan.FromSeconds(5), Ct);
 

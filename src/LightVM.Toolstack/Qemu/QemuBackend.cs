@@ -278,6 +278,13 @@ public sealed partial class QemuBackend : IVmBackend
                 await vm.DisposeAsync().ConfigureAwait(false);
             }
 
+            if (pid == 0 && File.Exists(paths.PidFile) &&
+                int.TryParse((await File.ReadAllTextAsync(paths.PidFile).ConfigureAwait(false)).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var written))
+            {
+                // The launcher failed or timed out after the VMM had forked and written its pid.
+                pid = written;
+            }
+
             if (pid > 0 && VmmProcess.IsAlive(pid, paths.RunDirectory))
             {
                 VmmProcess.Kill(pid);
