@@ -29,19 +29,15 @@ public sealed class QmpClientTests : IAsyncLifetime
             RedirectStandardError = true,
         };
         _qemu = Process.Start(start)!;
-        // The socket file appears at bind(), a moment before listen(): retry refused connects for a while.
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (_client is null)
+        try
         {
-            try
-            {
-                _client = await QmpClient.ConnectAsync(SocketPath, "qmp-test", OnEvent, NullLogger.Instance, CancellationToken.None);
-            }
-            catch (ToolstackException e) when (e.Kind == ToolstackErrorKind.Unavailable && DateTime.UtcNow < deadline)
-            {
-                Assert.False(_qemu.HasExited, "QEMU exited: " + await ReadStderrIfExitedAsync());
-                await Task.Delay(20);
-            }
+            await ConnectWithRetryAsync();
+        }
+        catch
+        {
+            // xunit does not call DisposeAsync when InitializeAsync fails: do not leave QEMU behind.
+            await DisposeAsync();
+            throw;
         }
     }
 
@@ -136,6 +132,24 @@ public sealed class QmpClientTests : IAsyncLifetime
 
             Assert.True(DateTime.UtcNow < deadline, $"no {name} event; saw: {string.Join(",", _events.Select(e => e.Name))}");
             await Task.Delay(20);
+        }
+    }
+
+    private async Task ConnectWithRetryAsync()
+    {
+        // The socket file appears at bind(), a moment before listen(): retry refused connects for a while.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (_client is null)
+        {
+            try
+            {
+                _client = await QmpClient.ConnectAsync(SocketPath, "qmp-test", OnEvent, NullLogger.Instance, CancellationToken.None);
+            }
+            catch (ToolstackException e) when (e.Kind == ToolstackErrorKind.Unavailable && DateTime.UtcNow < deadline)
+            {
+                Assert.False(_qemu!.HasExited, "QEMU exited: " + await ReadStderrIfExitedAsync());
+                await Task.Delay(20);
+            }
         }
     }
 
