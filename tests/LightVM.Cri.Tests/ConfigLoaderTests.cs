@@ -58,11 +58,11 @@ public sealed class ConfigLoaderTests
     [Fact]
     public void Load_SeveralProblems_AllReportedAtOnce()
     {
-        var e = Assert.Throws<ConfigException>(() => Load("[cri]\nbogus = 1\n[nosuch]\nx = 1\n[pool]\nsize = 2\n"));
+        var e = Assert.Throws<ConfigException>(() => Load("[cri]\nbogus = 1\n[nosuch]\nx = 1\n[pool]\nbogus = 2\n"));
 
         Assert.Contains("cri.bogus: unknown key", e.Message, StringComparison.Ordinal);
         Assert.Contains("nosuch: unknown key", e.Message, StringComparison.Ordinal);
-        Assert.Contains("pool.size: unknown key", e.Message, StringComparison.Ordinal);
+        Assert.Contains("pool.bogus: unknown key", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
