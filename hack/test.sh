@@ -12,6 +12,13 @@ ensure_packages "${TEST_PACKAGES[@]}"
 log "building (Release)"
 dotnet build LightVM.Cri.sln -c Release -warnaserror -nologo -v quiet
 
+# The guest every VM test boots: Tinyx kernel (built once, ~10 min on 2 cores, then cached) and initramfs.
+export LIGHTVM_CACHE_DIR=${LIGHTVM_CACHE_DIR:-/var/cache/lightvm}
+hack/build-guest.sh
+# shellcheck disable=SC1091
+source "$LIGHTVM_CACHE_DIR/guest/current.env"
+export LIGHTVM_TEST_KERNEL="$KERNEL" LIGHTVM_TEST_INITRD="$INITRD" LIGHTVM_AGENT_DIR="$AGENT_DIR"
+
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
 log "running tests"

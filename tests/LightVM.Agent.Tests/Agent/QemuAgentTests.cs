@@ -8,6 +8,7 @@ namespace LightVM.Agent.Tests.Agent;
 [Trait("Category", "Qemu")]
 public sealed class QemuAgentTests
 {
+    private const string Rootfs = "/run/lightvm/share/rootfs";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
     [QemuFact]
@@ -19,11 +20,17 @@ public sealed class QemuAgentTests
         {
             await using (var client = guest.CreateClient())
             {
+                await client.PingAsync(new PingRequest(), timeout.Token);
                 var info = await client.InfoAsync(new InfoRequest(), timeout.Token);
                 Assert.Equal(AgentProtocol.Version, info.ProtocolVersion);
 
-                // On the initramfs pivot_root is impossible: the helper moves the rootfs over / and chroots.
-                var create = new CreateContainerRequest { Id = "c1", Rootfs = "/rootfs", Hostname = "c1" };
+                // The container rootfs comes from the host over virtio-9p, as the runtime shares it.
+                await client.MountShareAsync(new MountShareRequest
+                {
+                    Source = QemuGuest.ShareTag, Target = "/run/lightvm/share", Fstype = "9p",
+                    Options = "trans=virtio,version=9p2000.L,msize=262144",
+                }, timeout.Token);
+                var create = new CreateContainerRequest { Id = "c1", Rootfs = Rootfs, Hostname = "c1" };
                 create.Args.AddRange(["sh", "-c", "echo hi; echo err >&2; hostname; exit 3"]);
                 create.Env.Add("PATH=/bin");
                 if (info.CgroupV2)
@@ -45,13 +52,33 @@ public sealed class QemuAgentTests
                 Assert.Equal("err\n", stderr.ToString());
                 Assert.Equal(3, exit.Status.ExitCode);
 
-                var sleeper = new CreateContainerRequest { Id = "c2", Rootfs = "/rootfs" };
+                // A binary that is not in the rootfs: a clear NotFound naming it, not a silent exit 127.
+                var missing = new CreateContainerRequest { Id = "missing", Rootfs = Rootfs };
+                missing.Args.Add("/bin/no-such-binary");
+                var notFound = await Assert.ThrowsAsync<AgentException>(async () =>
+                {
+                    await client.CreateContainerAsync(missing, timeout.Token);
+                    await client.StartContainerAsync(new StartContainerRequest { Id = "missing" }, timeout.Token);
+                });
+                Assert.Equal(AgentErrorKind.NotFound, notFound.Kind);
+                Assert.Contains("no-such-binary", notFound.Message, StringComparison.Ordinal);
+
+                var sleeper = new CreateContainerRequest { Id = "c2", Rootfs = Rootfs };
                 sleeper.Args.AddRange(["sleep", "1000"]);
                 await client.CreateContainerAsync(sleeper, timeout.Token);
                 await client.StartContainerAsync(new StartContainerRequest { Id = "c2" }, timeout.Token);
                 var exec = new ExecSyncRequest { Id = "c2", TimeoutMs = 30_000 };
                 exec.Args.AddRange(["sh", "-c", "test -e /bin/busybox && echo in-container"]);
                 Assert.Equal("in-container\n", (await client.ExecSyncAsync(exec, timeout.Token)).Stdout.ToStringUtf8());
+
+                // An ExecSync past its timeout is killed and reported as such.
+                var slow = new ExecSyncRequest { Id = "c2", TimeoutMs = 1_000 };
+                slow.Args.AddRange(["sh", "-c", "touch /tmp/slow-started; sleep 100"]);
+                var deadline = await Assert.ThrowsAsync<AgentException>(async () => await client.ExecSyncAsync(slow, timeout.Token));
+                Assert.Equal(AgentErrorKind.DeadlineExceeded, deadline.Kind);
+                var check = new ExecSyncRequest { Id = "c2", TimeoutMs = 30_000 };
+                check.Args.AddRange(["sh", "-c", "test -e /tmp/slow-started && ! pgrep -f 'slee[p] 100' >/dev/null && echo gone"]);
+                Assert.Equal("gone\n", (await client.ExecSyncAsync(check, timeout.Token)).Stdout.ToStringUtf8());
             }
 
             // The host went away and came back: the guest saw the port close and kept everything.
@@ -65,7 +92,7 @@ public sealed class QemuAgentTests
             Assert.True(stats.Vm.AgentRssBytes < 20 << 20, $"agent RSS {stats.Vm.AgentRssBytes}");
 
             // PID 1 restarts an agent that died - here killed from a container, which shares the guest's PIDs.
-            var killer = new CreateContainerRequest { Id = "killer", Rootfs = "/rootfs" };
+            var killer = new CreateContainerRequest { Id = "killer", Rootfs = Rootfs };
             killer.Args.AddRange(["sh", "-c", "sleep 0.5; kill -9 $(pidof lightvm-agent)"]);
             await again.CreateContainerAsync(killer, timeout.Token);
             await again.StartContainerAsync(new StartContainerRequest { Id = "killer" }, timeout.Token);

@@ -17,9 +17,10 @@ public sealed class QemuFactAttribute : FactAttribute
 }
 
 /// <summary>
-/// A QEMU microvm (TCG) booting an initramfs laid out as the guest image will be - /init, /usr/bin/lightvm-agent
-/// with its libraries, /usr/libexec/lightvm/lightvm-exec - plus a busybox rootfs at /rootfs, with the agent's
-/// virtio-serial port on a unix socket. Built by hand here; the real image comes from lightvm-tinyx.
+/// A QEMU microvm (TCG) booting the guest image - the Tinyx initramfs from LIGHTVM_TEST_INITRD (hack/build-guest.sh;
+/// CI sets it), or, for a quick local run, one packed here with the same layout - with the agent's virtio-serial
+/// port on a unix socket and a host directory shared over virtio-9p (tag <c>lightvm.share</c>) holding a busybox
+/// rootfs at <c>rootfs/</c>, as the runtime shares container rootfs.
 /// </summary>
 internal sealed class QemuGuest : IAsyncDisposable
 {
@@ -39,21 +40,19 @@ internal sealed class QemuGuest : IAsyncDisposable
 
     public bool HasExited => _qemu.HasExited;
 
+    /// <summary>The 9p mount tag of the shared directory.</summary>
+    public const string ShareTag = "lightvm.share";
+
+    /// <summary>The host directory shared into the guest.</summary>
+    public string ShareDirectory => Path.Combine(Directory, "share");
+
     public static async Task<QemuGuest> BootAsync(string binaries)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("lightvm-qemu-").FullName;
-        var root = Path.Combine(directory, "root");
-        Copy(Path.Combine(binaries, "lightvm-init"), Path.Combine(root, "init"));
-        Copy(Path.Combine(binaries, "lightvm-agent"), Path.Combine(root, "usr/bin/lightvm-agent"));
-        Copy(Path.Combine(binaries, "lightvm-exec"), Path.Combine(root, "usr/libexec/lightvm/lightvm-exec"));
-        foreach (var library in await LibrariesAsync(Path.Combine(binaries, "lightvm-agent")))
-        {
-            Copy(library, Path.Combine(root, library.TrimStart('/')));
-        }
-
-        AgentFixture.CreateRootfs(Path.Combine(root, "rootfs"));
-        var initramfs = Path.Combine(directory, "initramfs.cpio.gz");
-        await RunAsync("/bin/sh", "-c", $"cd '{root}' && find . | cpio -o -H newc --quiet | gzip -1 > '{initramfs}'");
+        AgentFixture.CreateRootfs(Path.Combine(directory, "share", "rootfs"));
+        var initramfs = Environment.GetEnvironmentVariable("LIGHTVM_TEST_INITRD") is { Length: > 0 } built
+            ? built
+            : await PackInitramfsAsync(binaries, directory);
 
         var start = new ProcessStartInfo("qemu-system-x86_64") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in new[]
@@ -66,6 +65,8 @@ internal sealed class QemuGuest : IAsyncDisposable
             "-device", "virtio-serial-device",
             "-chardev", $"socket,id=agent,path={Path.Combine(directory, "agent.sock")},server=on,wait=off",
             "-device", "virtserialport,chardev=agent,name=lightvm.agent",
+            "-fsdev", $"local,id=share,path={Path.Combine(directory, "share")},security_model=none,multidevs=remap",
+            "-device", $"virtio-9p-device,fsdev=share,mount_tag={ShareTag}",
         })
         {
             start.ArgumentList.Add(arg);
@@ -90,6 +91,22 @@ internal sealed class QemuGuest : IAsyncDisposable
         new AgentClientOptions { Name = "qemu-test", HandshakeTimeout = TimeSpan.FromSeconds(60), KeepAliveInterval = TimeSpan.FromSeconds(1) });
 
     public Task WaitForExitAsync(TimeSpan timeout) => _qemu.WaitForExitAsync().WaitAsync(timeout);
+
+    private static async Task<string> PackInitramfsAsync(string binaries, string directory)
+    {
+        var root = Path.Combine(directory, "root");
+        Copy(Path.Combine(binaries, "lightvm-init"), Path.Combine(root, "init"));
+        Copy(Path.Combine(binaries, "lightvm-agent"), Path.Combine(root, "usr/bin/lightvm-agent"));
+        Copy(Path.Combine(binaries, "lightvm-exec"), Path.Combine(root, "usr/libexec/lightvm/lightvm-exec"));
+        foreach (var library in await LibrariesAsync(Path.Combine(binaries, "lightvm-agent")))
+        {
+            Copy(library, Path.Combine(root, library.TrimStart('/')));
+        }
+
+        var initramfs = Path.Combine(directory, "initramfs.cpio.gz");
+        await RunAsync("/bin/sh", "-c", $"cd '{root}' && find . | cpio -o -H newc --quiet | gzip -1 > '{initramfs}'");
+        return initramfs;
+    }
 
     private static void Copy(string source, string destination)
     {
