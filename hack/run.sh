@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the LightVM.Cri daemon with its defaults on a fresh Debian 12 machine: installs what it needs (apt),
-# builds and publishes it to out/, and runs it in the foreground on /run/lightvm/lightvm.sock.
+# builds and caches the guest image (kernel + initramfs, hack/build-guest.sh; ~10 minutes the first time),
+# builds and publishes the daemon to out/, and runs it in the foreground on /run/lightvm/lightvm.sock.
 # Usage: hack/run.sh [lightvm-cri options, e.g. --telemetry.log_level=debug]
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
@@ -8,6 +9,8 @@ cd "$LIGHTVM_REPO"
 
 ensure_dotnet
 ensure_packages "${RUNTIME_PACKAGES[@]}"
+
+hack/build-guest.sh
 
 log "building and publishing lightvm-cri to out/lightvm-cri"
 dotnet publish src/LightVM.Cri/LightVM.Cri.csproj -c Release -o out/lightvm-cri -nologo -v quiet

@@ -29,14 +29,15 @@ ensure_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# Packages the daemon needs at run time.
-RUNTIME_PACKAGES=(ca-certificates)
+# What building the guest (hack/build-guest.sh) needs: the kernel source and its build tools, and what the
+# NativeAOT agent and the static C helpers build with.
+GUEST_BUILD_PACKAGES=(linux-source-6.1 build-essential bc bison flex libelf-dev libssl-dev xz-utils cpio
+    clang zlib1g-dev musl-tools)
+# Packages the daemon needs at run time (QEMU for the VMs) plus the guest build.
+RUNTIME_PACKAGES=(ca-certificates qemu-system-x86 "${GUEST_BUILD_PACKAGES[@]}")
 # Packages the tests need on top: a real OCI registry (docker-registry, htpasswd), busybox for test rootfs images,
-# QEMU, the guest kernel source and its build tools, what NativeAOT and the static C helpers build with, and the
-# real binaries the ELF-closure tests compare against ldd (ssh, curl).
-TEST_PACKAGES=(ca-certificates docker-registry apache2-utils busybox-static cpio qemu-system-x86
-    linux-source-6.1 build-essential bc bison flex libelf-dev libssl-dev xz-utils
-    clang zlib1g-dev musl-tools openssh-client curl)
+# and the real binaries the ELF-closure tests compare against ldd (ssh, curl).
+TEST_PACKAGES=("${RUNTIME_PACKAGES[@]}" docker-registry apache2-utils busybox-static openssh-client curl)
 
 ensure_dotnet() {
     command -v dotnet >/dev/null || die "the .NET SDK is not installed (dotnet not on PATH); see global.json for the version"

@@ -155,9 +155,16 @@ public sealed partial class DaemonProcess : IAsyncDisposable
                 try
                 {
                     await probe.ConnectAsync(new UnixDomainSocketEndPoint(SocketPath)).ConfigureAwait(false);
-                    // The socket listens before the server runs; a first answered call means it really serves.
+                    // The socket listens before the server runs, and the server answers Status before start-up work
+                    // is done: wait until RuntimeReady no longer says the daemon is starting, as kubelet would.
                     using var client = Connect();
-                    await client.Runtime.VersionAsync(new LightVM.Protos.Cri.V1.VersionRequest(), deadline: DateTime.UtcNow.AddSeconds(10)).ConfigureAwait(false);
+                    var status = await client.Runtime.StatusAsync(new LightVM.Protos.Cri.V1.StatusRequest(), deadline: DateTime.UtcNow.AddSeconds(10)).ConfigureAwait(false);
+                    if (status.Status.Conditions.Any(c => c.Type == "RuntimeReady" && c.Reason == "RuntimeStarting"))
+                    {
+                        await Task.Delay(50).ConfigureAwait(false);
+                        continue;
+                    }
+
                     return;
                 }
                 catch (SocketException)

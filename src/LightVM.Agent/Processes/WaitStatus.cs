@@ -17,6 +17,7 @@ internal readonly record struct WaitStatus(int Raw, long CollectedAtUnixNano)
         ExitCode = ExitCode,
         Signal = (uint)Signal,
         StartedAtUnixNano = startedAtUnixNano,
-        FinishedAtUnixNano = CollectedAtUnixNano,
+        // A process that exits at once can be reaped before its start is recorded; never finish before starting.
+        FinishedAtUnixNano = Math.Max(CollectedAtUnixNano, startedAtUnixNano),
     };
 }
