@@ -199,3 +199,24 @@ public sealed class DaemonTests
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite, mode);
     }
 }
+
+/// <summary>OpenTelemetry: one span per RPC when an exporter is configured.</summary>
+public sealed class TracingTests
+{
+    [Fact]
+    public async Task ConsoleExporter_Configured_EmitsSpanPerRpcWithStatusCode()
+    {
+        using var dir = new TempDirectory();
+        await using var daemon = await DaemonProcess.StartAsync(dir.Path, ["--telemetry.exporter=console"]);
+        using var cri = daemon.Connect();
+
+        await cri.Runtime.VersionAsync(new V1.VersionRequest());
+        await Assert.ThrowsAsync<RpcException>(async () =>
+            await cri.Runtime.CheckpointContainerAsync(new V1.CheckpointContainerRequest { ContainerId = "x" }));
+        await daemon.StopAsync();
+
+        Assert.Contains("RuntimeService/Version", daemon.Output, StringComparison.Ordinal);
+        Assert.Contains("RuntimeService/CheckpointContainer", daemon.Output, StringComparison.Ordinal);
+        Assert.Contains("rpc.grpc.status_code", daemon.Output, StringComparison.Ordinal);
+    }
+}
