@@ -165,6 +165,9 @@ internal static class Daemon
             .WithTracing(tracing =>
             {
                 tracing.AddSource(CriInterceptor.Source.Name);
+                // ASP.NET Core starts an unrecorded activity per request; a parent-based sampler would then drop
+                // every CRI span. Tracing is opt-in, so when it is on, record every call.
+                tracing.SetSampler(new AlwaysOnSampler());
                 if (telemetry.Exporter == TraceExporter.Console)
                 {
                     tracing.AddConsoleExporter();
