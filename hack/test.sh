@@ -23,8 +23,11 @@ results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
 log "running tests"
 set +e
+# One test assembly at a time: several of them boot QEMU guests under TCG, and on 2 cores running them all at
+# once only trades speed for timeouts. Tests inside an assembly still run in parallel.
 dotnet test LightVM.Cri.sln -c Release --no-build --nologo \
-    --logger "console;verbosity=normal" --results-directory "$results" "$@" 2>&1 | tee "$results/out.log"
+    --logger "console;verbosity=normal" --results-directory "$results" "$@" \
+    -- RunConfiguration.MaxCpuCount=1 2>&1 | tee "$results/out.log"
 status=${PIPESTATUS[0]}
 set -e
 
