@@ -8,7 +8,6 @@ namespace LightVM.Tinyx.Elf;
 /// </summary>
 public sealed class SysRoot
 {
-    private const int MaxSymlinkHops = 40;
 
     public SysRoot(string hostDirectory)
     {
@@ -39,59 +38,21 @@ public sealed class SysRoot
     /// </summary>
     public (string GuestPath, string HostPath)? Resolve(string guestPath)
     {
-        var pending = new Stack<string>(GuestPath.Split(guestPath).Reverse());
-        var current = new List<string>();
-        var hops = 0;
-        while (pending.Count > 0)
+        var real = GuestPath.Walk(guestPath, (candidate, hasMore) =>
         {
-            var name = pending.Pop();
-            if (name == "..")
-            {
-                if (current.Count > 0)
-                {
-                    current.RemoveAt(current.Count - 1);
-                }
-
-                continue;
-            }
-
-            var candidate = "/" + string.Join('/', current.Append(name));
             if (!UnixFileStatus.TryGet(ToHost(candidate), out var status))
             {
-                return null;
+                return GuestPath.WalkStep.Missing;
             }
 
             if (status.Type == UnixFileType.SymbolicLink)
             {
-                if (++hops > MaxSymlinkHops)
-                {
-                    throw new TinyxException(TinyxErrorKind.InvalidArgument, $"too many levels of symbolic links resolving '{guestPath}' in {HostDirectory}");
-                }
-
-                var target = new FileInfo(ToHost(candidate)).LinkTarget ?? string.Empty;
-                if (target.StartsWith('/'))
-                {
-                    current.Clear();
-                }
-
-                foreach (var part in GuestPath.Split(target).Reverse())
-                {
-                    pending.Push(part);
-                }
-
-                continue;
+                return GuestPath.WalkStep.Link(new FileInfo(ToHost(candidate)).LinkTarget ?? string.Empty);
             }
 
-            if (pending.Count > 0 && status.Type != UnixFileType.Directory)
-            {
-                return null;
-            }
-
-            current.Add(name);
-        }
-
-        var real = "/" + string.Join('/', current);
-        return (real, ToHost(real));
+            return hasMore && status.Type != UnixFileType.Directory ? GuestPath.WalkStep.Missing : GuestPath.WalkStep.Plain;
+        }, () => $"too many levels of symbolic links resolving '{guestPath}' in {HostDirectory}");
+        return real is null ? null : (real, ToHost(real));
     }
 }
 
@@ -133,4 +94,73 @@ public static class GuestPath
 
     public static string Combine(string directory, string relative) =>
         relative.StartsWith('/') ? Normalize(relative) : Normalize(directory + "/" + relative);
+
+    /// <summary>Most symlinks followed in one walk, as the kernel's limit.</summary>
+    public const int MaxSymlinkHops = 40;
+
+    /// <summary>
+    /// Walks an absolute path one component at a time the way the kernel resolves it: ".." pops, a symlink's target
+    /// is spliced in (an absolute one restarts at the root). <paramref name="inspect"/> says what is at each
+    /// candidate path (and whether more components follow); the walk's real path, or null when something is missing.
+    /// </summary>
+    /// <exception cref="TinyxException">More than <see cref="MaxSymlinkHops"/> links, with <paramref name="loopMessage"/>.</exception>
+    public static string? Walk(string path, Func<string, bool, WalkStep> inspect, Func<string> loopMessage)
+    {
+        var pending = new Stack<string>(Split(path).Reverse());
+        var current = new List<string>();
+        var hops = 0;
+        while (pending.Count > 0)
+        {
+            var name = pending.Pop();
+            if (name == "..")
+            {
+                if (current.Count > 0)
+                {
+                    current.RemoveAt(current.Count - 1);
+                }
+
+                continue;
+            }
+
+            var step = inspect("/" + string.Join('/', current.Append(name)), pending.Count > 0);
+            if (step.IsMissing)
+            {
+                return null;
+            }
+
+            if (step.LinkTarget is { } target)
+            {
+                if (++hops > MaxSymlinkHops)
+                {
+                    throw new TinyxException(TinyxErrorKind.InvalidArgument, loopMessage());
+                }
+
+                if (target.StartsWith('/'))
+                {
+                    current.Clear();
+                }
+
+                foreach (var part in Split(target).Reverse())
+                {
+                    pending.Push(part);
+                }
+
+                continue;
+            }
+
+            current.Add(name);
+        }
+
+        return "/" + string.Join('/', current);
+    }
+
+    /// <summary>What <see cref="Walk"/> found at one component.</summary>
+    public readonly record struct WalkStep(bool IsMissing, string? LinkTarget)
+    {
+        public static WalkStep Plain => default;
+
+        public static WalkStep Missing => new(true, null);
+
+        public static WalkStep Link(string target) => new(false, target);
+    }
 }

@@ -11,7 +11,6 @@ namespace LightVM.Tinyx.Initramfs;
 /// </summary>
 public sealed class ArchiveTree
 {
-    private const int MaxSymlinkHops = 40;
     private readonly Dictionary<string, ArchiveEntry> _entries = new(StringComparer.Ordinal);
 
     public int Count => _entries.Count;
@@ -71,50 +70,13 @@ public sealed class ArchiveTree
     }
 
     /// <summary>Resolves the directory part of a path through symlinks already in the tree; the last component is kept.</summary>
-    public string Canonicalize(string path)
-    {
-        var pending = new Stack<string>(GuestPath.Split(GuestPath.Normalize(path)).Reverse());
-        var current = new List<string>();
-        var hops = 0;
-        while (pending.Count > 0)
-        {
-            var name = pending.Pop();
-            if (name == "..")
-            {
-                if (current.Count > 0)
-                {
-                    current.RemoveAt(current.Count - 1);
-                }
-
-                continue;
-            }
-
-            var candidate = "/" + string.Join('/', current.Append(name));
-            if (pending.Count > 0 && _entries.TryGetValue(candidate, out var entry) && entry.Type == ArchiveEntryType.Symlink)
-            {
-                if (++hops > MaxSymlinkHops)
-                {
-                    throw new TinyxException(TinyxErrorKind.InvalidArgument, $"too many levels of symbolic links in the archive resolving '{path}'");
-                }
-
-                if (entry.LinkTarget!.StartsWith('/'))
-                {
-                    current.Clear();
-                }
-
-                foreach (var part in GuestPath.Split(entry.LinkTarget).Reverse())
-                {
-                    pending.Push(part);
-                }
-
-                continue;
-            }
-
-            current.Add(name);
-        }
-
-        return "/" + string.Join('/', current);
-    }
+    public string Canonicalize(string path) =>
+        GuestPath.Walk(
+            GuestPath.Normalize(path),
+            (candidate, hasMore) => hasMore && _entries.TryGetValue(candidate, out var entry) && entry.Type == ArchiveEntryType.Symlink
+                ? GuestPath.WalkStep.Link(entry.LinkTarget!)
+                : GuestPath.WalkStep.Plain,
+            () => $"too many levels of symbolic links in the archive resolving '{path}'")!;
 
     private void EnsureParents(string path, string origin)
     {
