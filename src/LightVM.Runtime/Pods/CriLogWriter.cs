@@ -1,0 +1,125 @@
+using System.Globalization;
+using System.Text;
+using LightVM.Agent.Protocol;
+using LightVM.Agent.Protocol.Client;
+using LightVM.Protos.Agent.V1;
+using Microsoft.Extensions.Logging;
+
+namespace LightVM.Runtime.Pods;
+
+/// <summary>
+/// Writes a container's output in the CRI log format kubelet reads: <c>&lt;RFC3339Nano&gt; &lt;stdout|stderr&gt; &lt;P|F&gt; &lt;text&gt;</c>,
+/// one record per line (F), lines longer than <see cref="MaxLineBytes"/> split into partial (P) records.
+/// </summary>
+internal static class CriLogWriter
+{
+    public const int MaxLineBytes = 16 * 1024;
+
+    public static async Task PumpAsync(AgentClient agent, string containerId, string path, ILogger logger, CancellationToken cancellationToken)
+    {
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            await using var file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            var writer = new LineSplitter(file);
+            ulong offset = 0;
+            while (true)
+            {
+                try
+                {
+                    await foreach (var record in agent.ReadOutputAsync(containerId, offset, cancellationToken).ConfigureAwait(false))
+                    {
+                        writer.Append(record);
+                        offset = record.Offset + (ulong)record.Data.Length;
+                        await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    break;
+                }
+                catch (AgentException e) when (e.Kind == AgentErrorKind.Unavailable && !cancellationToken.IsCancellationRequested)
+                {
+                    // The channel broke: read again from the last offset written (nothing lost or repeated).
+                    await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            writer.Finish();
+            await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or AgentException or IOException or ObjectDisposedException)
+        {
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                RuntimeLog.LogPumpFailed(logger, containerId, e.Message);
+            }
+        }
+    }
+
+    /// <summary>Keeps each stream's unfinished line until its newline arrives.</summary>
+    internal sealed class LineSplitter(Stream output)
+    {
+        private readonly MemoryStream _stdout = new();
+        private readonly MemoryStream _stderr = new();
+        private DateTimeOffset _last = DateTimeOffset.UtcNow;
+
+        public void Append(OutputRecord record)
+        {
+            var stdout = record.Stream != OutputStream.Stderr;
+            var pending = stdout ? _stdout : _stderr;
+            _last = record.TimestampUnixNano > 0 ? DateTimeOffset.UnixEpoch.AddTicks(record.TimestampUnixNano / 100) : DateTimeOffset.UtcNow;
+            var data = record.Data.Span;
+            while (data.Length > 0)
+            {
+                var newline = data.IndexOf((byte)'\n');
+                var take = newline >= 0 ? data[..newline] : data;
+                pending.Write(take);
+                if (newline >= 0)
+                {
+                    Emit(pending, stdout, full: true);
+                    data = data[(newline + 1)..];
+                }
+                else
+                {
+                    data = default;
+                }
+
+                while (pending.Length > MaxLineBytes)
+                {
+                    var bytes = pending.ToArray();
+                    Write(stdout, 'P', bytes.AsSpan(0, MaxLineBytes));
+                    pending.SetLength(0);
+                    pending.Write(bytes.AsSpan(MaxLineBytes));
+                }
+            }
+        }
+
+        /// <summary>At the end of output an unterminated line is still a whole line.</summary>
+        public void Finish()
+        {
+            if (_stdout.Length > 0)
+            {
+                Emit(_stdout, true, full: true);
+            }
+
+            if (_stderr.Length > 0)
+            {
+                Emit(_stderr, false, full: true);
+            }
+        }
+
+        private void Emit(MemoryStream pending, bool stdout, bool full)
+        {
+            Write(stdout, full ? 'F' : 'P', pending.GetBuffer().AsSpan(0, (int)pending.Length));
+            pending.SetLength(0);
+        }
+
+        private void Write(bool stdout, char tag, ReadOnlySpan<byte> text)
+        {
+            var prefix = string.Create(CultureInfo.InvariantCulture,
+                $"{_last.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture)} {(stdout ? "stdout" : "stderr")} {tag} ");
+            output.Write(Encoding.ASCII.GetBytes(prefix));
+            output.Write(text);
+            output.WriteByte((byte)'\n');
+        }
+    }
+}

@@ -1,0 +1,326 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Security.Cryptography;
+using LightVM.Agent.Protocol;
+using LightVM.Agent.Protocol.Client;
+using LightVM.Images;
+using LightVM.Protos.Agent.V1;
+using LightVM.Runtime.Internal;
+using LightVM.Runtime.Store;
+using ContainerState = LightVM.Runtime.Store.ContainerState;
+using LightVM.Toolstack;
+using Microsoft.Extensions.Logging;
+
+namespace LightVM.Runtime.Pods;
+
+/// <summary>
+/// Pod sandboxes as VMs, and their containers (PodManager.Containers.cs, .Exec.cs). A pod is one VM from the
+/// (pooled) backend with the pod directory <c>&lt;state.root&gt;/pods/&lt;id&gt;</c> attached as share <c>pod</c>, which
+/// the agent mounts at <c>/run/lightvm/share</c>; container rootfs are overlays mounted inside that share.
+/// </summary>
+public sealed partial class PodManager : IAsyncDisposable
+{
+    /// <summary>Where the guest mounts the VM's share.</summary>
+    public const string GuestShareRoot = "/run/lightvm/share";
+
+    private const string ShareName = "pod";
+    private readonly IVmBackend _backend;
+    private readonly ToolstackOptions _toolstack;
+    private readonly ImageManager _images;
+    private readonly PodStore _pods;
+    private readonly ContainerStore _containers;
+    private readonly RuntimeSettings _settings;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, LivePod> _live = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _names = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _lifecycle = new(1, 1);
+
+    public PodManager(
+        IVmBackend backend, ToolstackOptions toolstack, ImageManager images, PodStore pods, ContainerStore containers,
+        RuntimeSettings settings, ILoggerFactory loggerFactory)
+    {
+        _backend = backend;
+        _toolstack = toolstack;
+        _images = images;
+        _pods = pods;
+        _containers = containers;
+        _settings = settings;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger("LightVM.Runtime");
+
+        // Restart recovery is not built yet: pods of an earlier daemon have no live VM here, so say so.
+        var stale = _pods.List().Where(p => p.Status.State == PodState.Ready).ToList();
+        foreach (var pod in stale)
+        {
+            _pods.Update(pod.Metadata.Id, s => s with { State = PodState.NotReady, NotReadyReason = "daemon restarted; VM not recovered" });
+        }
+
+        if (stale.Count > 0)
+        {
+            RuntimeLog.PodsNotRecovered(_logger, stale.Count);
+        }
+
+        foreach (var pod in _pods.List())
+        {
+            _names[PodNameKey(pod.Metadata.Name, pod.Metadata.Namespace, pod.Metadata.Uid, pod.Metadata.Attempt)] = pod.Metadata.Id;
+        }
+
+        foreach (var container in _containers.List())
+        {
+            _names[ContainerNameKey(container.Metadata.PodId, container.Metadata.Name, container.Metadata.Attempt)] = container.Metadata.Id;
+        }
+    }
+
+    /// <summary>The probe the backend runs on a new VM: a protocol handshake with the agent.</summary>
+    public static AgentProbe AgentHandshake { get; } = async (stream, cancellationToken) =>
+    {
+        var handed = false;
+        await using var client = new AgentClient(
+            _ => handed ? throw new AgentException(AgentErrorKind.Unavailable, "probe stream already used") : new ValueTask<Stream>(Take()),
+            new AgentClientOptions { Name = "probe" });
+        await client.ConnectAsync(cancellationToken).ConfigureAwait(false);
+
+        Stream Take()
+        {
+            handed = true;
+            return new NonDisposingStream(stream);
+        }
+    };
+
+    public async Task<string> RunPodSandboxAsync(PodSpec spec, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(spec.Name))
+        {
+            throw new RuntimeException(RuntimeErrorKind.InvalidArgument, "pod sandbox metadata.name is required");
+        }
+
+        var id = NewId();
+        var nameKey = PodNameKey(spec.Name, spec.Namespace, spec.Uid, spec.Attempt);
+        if (!_names.TryAdd(nameKey, id))
+        {
+            throw new RuntimeException(RuntimeErrorKind.AlreadyExists,
+                $"pod sandbox name \"{spec.Name}\" (namespace \"{spec.Namespace}\", uid \"{spec.Uid}\", attempt {spec.Attempt}) is already used by pod {_names.GetValueOrDefault(nameKey)}");
+        }
+
+        var undo = new Stack<(string Step, Func<Task> Action)>();
+        undo.Push(("release name", () => { _names.TryRemove(nameKey, out _); return Task.CompletedTask; }));
+        try
+        {
+            var shape = _toolstack.ShapeFor(spec.Cpus, spec.MemoryBytes);
+            var claim = Stopwatch.StartNew();
+            var vm = await _backend.PrepareAsync(shape, cancellationToken).ConfigureAwait(false);
+            undo.Push(("stop VM", () => vm.KillAsync(CancellationToken.None)));
+
+            var podDir = Path.Combine(_settings.StateRoot, "pods", id);
+            Directory.CreateDirectory(Path.Combine(podDir, "containers"));
+            undo.Push(("remove pod directory", () => { DeleteTree(podDir); return Task.CompletedTask; }));
+
+            var relative = await vm.AttachShareAsync(podDir, ShareName, readOnly: false, cancellationToken).ConfigureAwait(false);
+            var shareHostPath = Path.Combine(vm.Describe().RunDirectory, "share", relative);
+            undo.Push(("detach share", () => vm.DetachShareAsync(ShareName, CancellationToken.None)));
+
+            var agent = new AgentClient(
+                ct => new ValueTask<Stream>(vm.OpenAgentStreamAsync(ct)),
+                new AgentClientOptions { Name = $"pod-{id[..12]}" },
+                _loggerFactory.CreateLogger<AgentClient>());
+            undo.Push(("close agent", () => agent.DisposeAsync().AsTask()));
+            await agent.MountShareAsync(new MountShareRequest
+            {
+                Source = VmShares.Tag,
+                Target = GuestShareRoot,
+                Fstype = "9p",
+                Options = "trans=virtio,version=9p2000.L,msize=262144",
+            }, cancellationToken).ConfigureAwait(false);
+            claim.Stop();
+
+            var info = vm.Describe();
+            var metadata = new PodMetadata(id, spec.Name, spec.Namespace, spec.Uid, spec.Attempt, spec.Labels, spec.Annotations,
+                spec.LogDirectory, spec.Hostname, podDir, DateTimeOffset.UtcNow);
+            _pods.Insert(new PodRecord(metadata, new PodStatus(PodState.Ready, vm.Record, info.FromPool, claim.Elapsed, null)));
+            _live[id] = new LivePod(vm, agent, shareHostPath);
+            RuntimeLog.PodReady(_logger, id, spec.Name, vm.Id, info.FromPool ? "pooled" : "cold", claim.ElapsedMilliseconds);
+            return id;
+        }
+        catch (Exception e)
+        {
+            while (undo.TryPop(out var step))
+            {
+                try
+                {
+                    await step.Action().ConfigureAwait(false);
+                }
+                catch (Exception stepError)
+                {
+                    RuntimeLog.RollbackStepFailed(_logger, spec.Name, step.Step, stepError.Message);
+                }
+            }
+
+            RuntimeLog.PodRolledBack(_logger, spec.Name, e.Message);
+            throw;
+        }
+    }
+
+    /// <summary>Stops the pod's containers and its VM. Idempotent; unknown ids are NotFound.</summary>
+    public async Task StopPodSandboxAsync(string idOrPrefix, CancellationToken cancellationToken)
+    {
+        var pod = ResolvePod(idOrPrefix);
+        var id = pod.Metadata.Id;
+        await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_live.TryRemove(id, out var live))
+            {
+                foreach (var container in _containers.ListInPod(id).Where(c => c.Status.State == ContainerState.Running))
+                {
+                    await KillForPodStopAsync(live, container.Metadata.Id, cancellationToken).ConfigureAwait(false);
+                }
+
+                foreach (var watch in live.Watches.Values)
+                {
+                    await watch.Stop.CancelAsync().ConfigureAwait(false);
+                }
+
+                await live.Agent.DisposeAsync().ConfigureAwait(false);
+                foreach (var container in _containers.ListInPod(id))
+                {
+                    UnmountContainer(live.ShareHostPath, container.Metadata);
+                }
+
+                // Stopping the VM detaches the share and everything mounted below it.
+                await live.Vm.StopAsync(_settings.VmStopTimeout, cancellationToken).ConfigureAwait(false);
+                foreach (var watch in live.Watches.Values)
+                {
+                    await Quietly(watch.LogPump).ConfigureAwait(false);
+                }
+            }
+
+            var now = DateTimeOffset.UtcNow;
+            foreach (var container in _containers.ListInPod(id).Where(c => c.Status.State != ContainerState.Exited))
+            {
+                _containers.Update(container.Metadata.Id, s => s with
+                {
+                    State = ContainerState.Exited, FinishedAt = now, ExitCode = 137, Reason = "Error", Message = "the pod sandbox was stopped",
+                });
+            }
+
+            if (pod.Status.State != PodState.NotReady)
+            {
+                _pods.Update(id, s => s with { State = PodState.NotReady, NotReadyReason = "stopped" });
+                RuntimeLog.PodStopped(_logger, id);
+            }
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    /// <summary>Stops the pod if needed, removes its containers, directories and record. Idempotent.</summary>
+    public async Task RemovePodSandboxAsync(string idOrPrefix, CancellationToken cancellationToken)
+    {
+        var pod = TryResolvePod(idOrPrefix);
+        if (pod is null)
+        {
+            return;
+        }
+
+        await StopPodSandboxAsync(pod.Metadata.Id, cancellationToken).ConfigureAwait(false);
+        foreach (var container in _containers.ListInPod(pod.Metadata.Id))
+        {
+            await RemoveContainerAsync(container.Metadata.Id, cancellationToken).ConfigureAwait(false);
+        }
+
+        DeleteTree(pod.Metadata.PodDirectory);
+        _pods.Delete(pod.Metadata.Id);
+        _names.TryRemove(PodNameKey(pod.Metadata.Name, pod.Metadata.Namespace, pod.Metadata.Uid, pod.Metadata.Attempt), out _);
+        RuntimeLog.PodRemoved(_logger, pod.Metadata.Id);
+    }
+
+    /// <summary>The pod and, when it has a live VM, the VM's facts.</summary>
+    public (PodRecord Pod, VmInfo? Vm) GetPod(string idOrPrefix)
+    {
+        var pod = ResolvePod(idOrPrefix);
+        return (pod, _live.TryGetValue(pod.Metadata.Id, out var live) ? live.Vm.Describe() : null);
+    }
+
+    public IReadOnlyList<PodRecord> ListPods(PodFilter? filter) =>
+        _pods.List().Where(p =>
+            filter is null ||
+            ((string.IsNullOrEmpty(filter.Id) || p.Metadata.Id.StartsWith(filter.Id, StringComparison.Ordinal)) &&
+             (filter.State is null || filter.State == p.Status.State) &&
+             LabelsMatch(p.Metadata.Labels, filter.Labels))).ToList();
+
+    public async ValueTask DisposeAsync()
+    {
+        // VMs outlive the daemon on purpose (restart recovery); only our clients and pumps go.
+        foreach (var live in _live.Values)
+        {
+            foreach (var watch in live.Watches.Values)
+            {
+                await watch.Stop.CancelAsync().ConfigureAwait(false);
+            }
+
+            await live.Agent.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _lifecycle.Dispose();
+    }
+
+    private PodRecord ResolvePod(string idOrPrefix) =>
+        TryResolvePod(idOrPrefix) ?? throw new RuntimeException(RuntimeErrorKind.NotFound, $"pod sandbox \"{idOrPrefix}\" not found");
+
+    private PodRecord? TryResolvePod(string idOrPrefix) =>
+        Resolve(idOrPrefix, "pod sandbox", _pods.Get, () => _pods.List().Select(p => p.Metadata.Id));
+
+    private static T? Resolve<T>(string idOrPrefix, string what, Func<string, T?> get, Func<IEnumerable<string>> ids)
+        where T : class
+    {
+        if (string.IsNullOrEmpty(idOrPrefix))
+        {
+            throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"{what} id is required");
+        }
+
+        if (get(idOrPrefix) is { } exact)
+        {
+            return exact;
+        }
+
+        var matches = ids().Where(i => i.StartsWith(idOrPrefix, StringComparison.Ordinal)).Take(2).ToList();
+        return matches.Count switch
+        {
+            0 => null,
+            1 => get(matches[0]),
+            _ => throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"{what} id prefix \"{idOrPrefix}\" is ambiguous"),
+        };
+    }
+
+    private static bool LabelsMatch(IReadOnlyDictionary<string, string> labels, IReadOnlyDictionary<string, string>? wanted) =>
+        wanted is null || wanted.All(w => labels.TryGetValue(w.Key, out var v) && v == w.Value);
+
+    private static string NewId() => RandomNumberGenerator.GetHexString(64, lowercase: true);
+
+    private static string PodNameKey(string name, string ns, string uid, uint attempt) => $"pod/{name}_{ns}_{uid}_{attempt}";
+
+    private static string ContainerNameKey(string podId, string name, uint attempt) => $"container/{podId}/{name}_{attempt}";
+
+    private static void DeleteTree(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            Directory.Delete(path, recursive: true);
+        }
+    }
+
+    private static async Task Quietly(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Pumps and waiters end with errors when the VM goes away under them; their records are settled by the caller.
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using LightVM.State;
+
+namespace LightVM.Runtime.Store;
+
+/// <summary>
+/// Containers. Metadata is fixed at CreateContainer; <see cref="ContainerStatus"/> changes only through
+/// <see cref="Update"/>.
+/// <code>
+///   CreateContainer ──► Created ──StartContainer──► Running ──exit / StopContainer──► Exited
+///                          │                                                            │
+///                          └──────────────── RemoveContainer (any state) ◄──────────────┘
+/// </code>
+/// A container whose pod stops is marked Exited (SIGKILLed with the VM) at that moment.
+/// </summary>
+public sealed class ContainerStore
+{
+    private readonly RecordCollection<ContainerRecord> _records;
+
+    public ContainerStore(StateStore store)
+    {
+        _records = store.GetCollection<ContainerRecord>("containers");
+    }
+
+    public ContainerRecord? Get(string id) => _records.Get(id);
+
+    public IReadOnlyList<ContainerRecord> List() => _records.List();
+
+    public IReadOnlyList<ContainerRecord> ListInPod(string podId) =>
+        _records.List().Where(c => c.Metadata.PodId == podId).ToList();
+
+    public void Insert(ContainerRecord record) => _records.Insert(record.Metadata.Id, record);
+
+    public ContainerRecord Update(string id, Func<ContainerStatus, ContainerStatus> change) =>
+        _records.Update(id, r => r with { Status = change(r.Status) });
+
+    public bool Delete(string id) => _records.Delete(id);
+}
+
+public enum ContainerState
+{
+    Created,
+    Running,
+    Exited,
+}
+
+/// <summary>A host path shared into the container.</summary>
+public sealed record MountSpec(string HostPath, string ContainerPath, bool ReadOnly);
+
+public sealed record ContainerMetadata(
+    string Id,
+    string PodId,
+    string Name,
+    uint Attempt,
+    string ImageRef,
+    string ImageId,
+    IReadOnlyDictionary<string, string> Labels,
+    IReadOnlyDictionary<string, string> Annotations,
+    string LogPath,
+    IReadOnlyList<string> Args,
+    IReadOnlyList<string> Env,
+    string WorkingDir,
+    uint Uid,
+    uint Gid,
+    IReadOnlyList<MountSpec> Mounts,
+    string Directory,
+    DateTimeOffset CreatedAt);
+
+public sealed record ContainerStatus(
+    ContainerState State,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    int ExitCode,
+    string Reason,
+    string Message);
+
+public sealed record ContainerRecord(ContainerMetadata Metadata, ContainerStatus Status);
