@@ -15,5 +15,13 @@ hack/build-guest.sh
 log "building and publishing lightvm-cri to out/lightvm-cri"
 dotnet publish src/LightVM.Cri/LightVM.Cri.csproj -c Release -o out/lightvm-cri -nologo -v quiet
 
-log "starting lightvm-cri (Ctrl+C or SIGTERM stops it)"
-exec dotnet out/lightvm-cri/lightvm-cri.dll "$@"
+# The guest image lives where hack/build-guest.sh cached it; its current.env names the kernel and initramfs. The
+# daemon's own defaults stay the packaged paths (/usr/lib/lightvm/...), so a daemon started without this script
+# never boots an unexpected guest; later arguments override these.
+guest_env=/var/cache/lightvm/guest/current.env
+KERNEL=$(sed -n 's/^KERNEL=//p' "$guest_env")
+INITRD=$(sed -n 's/^INITRD=//p' "$guest_env")
+[[ -n "$KERNEL" && -n "$INITRD" ]] || die "$guest_env does not name KERNEL and INITRD; run hack/build-guest.sh"
+
+log "starting lightvm-cri with guest kernel $KERNEL (Ctrl+C or SIGTERM stops it)"
+exec dotnet out/lightvm-cri/lightvm-cri.dll "--toolstack.kernel=$KERNEL" "--toolstack.initrd=$INITRD" "$@"

@@ -3,6 +3,10 @@ using LightVM.Cri.Instrumentation;
 using LightVM.Cri.Services;
 using LightVM.Images;
 using LightVM.Runtime;
+using LightVM.Runtime.Pods;
+using LightVM.Runtime.Store;
+using LightVM.Toolstack;
+using LightVM.Toolstack.Pool;
 using LightVM.State;
 using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -83,6 +87,9 @@ internal static class Daemon
             readiness.Enter("recovering the image store");
             _ = app.Services.GetRequiredService<ImageManager>();
             CriLog.ComponentReady(logger, "images");
+            readiness.Enter("loading pod state");
+            _ = app.Services.GetRequiredService<PodManager>();
+            CriLog.ComponentReady(logger, "pods");
             readiness.SetReady();
             CriLog.ComponentReady(logger, "daemon");
 
@@ -136,7 +143,21 @@ internal static class Daemon
             store,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("LightVM.Images")));
         builder.Services.AddSingleton<RuntimeConditions>();
-        builder.Services.AddSingleton<IReadinessCheck, NoVmBackendCheck>();
+        builder.Services.AddSingleton(config.Toolstack);
+        builder.Services.AddSingleton<IReadinessCheck, GuestImageCheck>();
+        // The pool is the VM source pods claim from; as a hosted service it fills in the background after start and
+        // drains (stops its idle VMs) on shutdown. Pod VMs themselves outlive the daemon.
+        builder.Services.AddSingleton(sp => VmBackends.CreatePooled(
+            config.Toolstack, config.Pool, config.State.RunRoot, PodManager.AgentHandshake, sp.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<WarmPool>());
+        builder.Services.AddSingleton(sp => new PodManager(
+            sp.GetRequiredService<WarmPool>(),
+            config.Toolstack,
+            sp.GetRequiredService<ImageManager>(),
+            new PodStore(store),
+            new ContainerStore(store),
+            new RuntimeSettings(config.State.Root, TimeSpan.FromSeconds(10)),
+            sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddGrpc(o =>
         {
             o.Interceptors.Add<CriInterceptor>();

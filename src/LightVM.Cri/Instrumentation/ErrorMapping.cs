@@ -1,7 +1,9 @@
 using Grpc.Core;
+using LightVM.Agent.Protocol;
 using LightVM.Images;
 using LightVM.Runtime;
 using LightVM.State;
+using LightVM.Toolstack;
 
 namespace LightVM.Cri.Instrumentation;
 
@@ -43,6 +45,25 @@ internal static class ErrorMapping
             RuntimeErrorKind.Unavailable => StatusCode.Unavailable,
             _ => StatusCode.Internal,
         }, runtime.Message),
+        ToolstackException toolstack => new Status(toolstack.Kind switch
+        {
+            ToolstackErrorKind.InvalidArgument => StatusCode.InvalidArgument,
+            ToolstackErrorKind.NotFound => StatusCode.NotFound,
+            ToolstackErrorKind.FailedPrecondition => StatusCode.FailedPrecondition,
+            ToolstackErrorKind.DeadlineExceeded => StatusCode.DeadlineExceeded,
+            ToolstackErrorKind.Unavailable => StatusCode.Unavailable,
+            _ => StatusCode.Internal,
+        }, toolstack.Message),
+        AgentException agent => new Status(agent.Kind switch
+        {
+            AgentErrorKind.InvalidArgument => StatusCode.InvalidArgument,
+            AgentErrorKind.NotFound => StatusCode.NotFound,
+            AgentErrorKind.AlreadyExists => StatusCode.AlreadyExists,
+            AgentErrorKind.FailedPrecondition => StatusCode.FailedPrecondition,
+            AgentErrorKind.DeadlineExceeded => StatusCode.DeadlineExceeded,
+            AgentErrorKind.Unavailable => StatusCode.Unavailable,
+            _ => StatusCode.Internal,
+        }, agent.Message),
         OperationCanceledException when callCancelled.IsCancellationRequested =>
             new Status(StatusCode.Cancelled, "the call was cancelled by the client"),
         TimeoutException timeout => new Status(StatusCode.DeadlineExceeded, timeout.Message),

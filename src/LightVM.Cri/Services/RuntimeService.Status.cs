@@ -32,6 +32,23 @@ internal sealed partial class RuntimeService
         {
             response.Info.Add("config", EffectiveConfig.ToJson(_config));
             response.Info.Add("podCIDR", _nodeSettings.PodCidr);
+            response.Info.Add("pool", System.Text.Json.JsonSerializer.Serialize(new
+            {
+                enabled = _pool.Enabled,
+                shapes = _pool.GetCounters().Select(c => new
+                {
+                    shape = c.Shape.ToString(),
+                    vcpus = c.Shape.Vcpus,
+                    memoryMib = c.Shape.MemoryMib,
+                    target = c.Target,
+                    ready = c.Ready,
+                    refilling = c.Refilling,
+                    hits = c.Hits,
+                    misses = c.Misses,
+                    refillFailures = c.RefillFailures,
+                    lastRefillError = c.LastRefillError,
+                }),
+            }));
         }
 
         return Task.FromResult(response);

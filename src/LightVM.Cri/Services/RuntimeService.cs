@@ -1,5 +1,7 @@
 using LightVM.Cri.Configuration;
 using LightVM.Runtime;
+using LightVM.Runtime.Pods;
+using LightVM.Toolstack.Pool;
 using V1 = LightVM.Protos.Cri.V1;
 
 namespace LightVM.Cri.Services;
@@ -14,11 +16,15 @@ internal sealed partial class RuntimeService : V1.RuntimeService.RuntimeServiceB
     private readonly LightVMConfig _config;
     private readonly NodeSettings _nodeSettings;
     private readonly RuntimeConditions _conditions;
+    private readonly PodManager _pods;
+    private readonly WarmPool _pool;
 
-    public RuntimeService(LightVMConfig config, NodeSettings nodeSettings, RuntimeConditions conditions)
+    public RuntimeService(LightVMConfig config, NodeSettings nodeSettings, RuntimeConditions conditions, PodManager pods, WarmPool pool)
     {
         _config = config;
         _nodeSettings = nodeSettings;
         _conditions = conditions;
+        _pods = pods;
+        _pool = pool;
     }
 }
