@@ -73,22 +73,22 @@ internal static class CriLogWriter
                 var newline = data.IndexOf((byte)'\n');
                 var take = newline >= 0 ? data[..newline] : data;
                 pending.Write(take);
-                if (newline >= 0)
-                {
-                    Emit(pending, stdout, full: true);
-                    data = data[(newline + 1)..];
-                }
-                else
-                {
-                    data = default;
-                }
-
                 while (pending.Length > MaxLineBytes)
                 {
                     var bytes = pending.ToArray();
                     Write(stdout, 'P', bytes.AsSpan(0, MaxLineBytes));
                     pending.SetLength(0);
                     pending.Write(bytes.AsSpan(MaxLineBytes));
+                }
+
+                if (newline >= 0)
+                {
+                    Emit(pending, stdout);
+                    data = data[(newline + 1)..];
+                }
+                else
+                {
+                    data = default;
                 }
             }
         }
@@ -98,18 +98,18 @@ internal static class CriLogWriter
         {
             if (_stdout.Length > 0)
             {
-                Emit(_stdout, true, full: true);
+                Emit(_stdout, true);
             }
 
             if (_stderr.Length > 0)
             {
-                Emit(_stderr, false, full: true);
+                Emit(_stderr, false);
             }
         }
 
-        private void Emit(MemoryStream pending, bool stdout, bool full)
+        private void Emit(MemoryStream pending, bool stdout)
         {
-            Write(stdout, full ? 'F' : 'P', pending.GetBuffer().AsSpan(0, (int)pending.Length));
+            Write(stdout, 'F', pending.GetBuffer().AsSpan(0, (int)pending.Length));
             pending.SetLength(0);
         }
 
