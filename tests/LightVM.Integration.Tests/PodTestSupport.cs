@@ -1,0 +1,38 @@
+using LightVM.Testing;
+using V1 = LightVM.Protos.Cri.V1;
+
+namespace LightVM.Integration.Tests;
+
+/// <summary>The daemon, image and pod config every pod test starts from.</summary>
+internal static class PodTestSupport
+{
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(90);
+
+    public static async Task<DaemonProcess> StartDaemonAsync(string root)
+    {
+        var kernel = Environment.GetEnvironmentVariable("LIGHTVM_TEST_KERNEL");
+        var initrd = Environment.GetEnvironmentVariable("LIGHTVM_TEST_INITRD");
+        Assert.False(string.IsNullOrEmpty(kernel) || string.IsNullOrEmpty(initrd),
+            "LIGHTVM_TEST_KERNEL and LIGHTVM_TEST_INITRD must name the guest kernel and initramfs (hack/test.sh sets them from hack/build-guest.sh)");
+        return await DaemonProcess.StartAsync(root,
+            [$"--toolstack.kernel={kernel}", $"--toolstack.initrd={initrd}", "--toolstack.accel=tcg", "--pool.size=1"]);
+    }
+
+    public static async Task<string> PullBusyboxAsync(LocalRegistry registry, CriClient cri, string repository)
+    {
+        await registry.Pusher.PushAsync(repository, "latest", BusyboxImage.Build());
+        var name = $"{registry.Host}/{repository}:latest";
+        await cri.Images.PullImageAsync(new V1.PullImageRequest { Image = new V1.ImageSpec { Image = name } }, deadline: Deadline());
+        return name;
+    }
+
+    public static V1.PodSandboxConfig PodConfig(string name, string logDirectory) => new()
+    {
+        Metadata = new V1.PodSandboxMetadata { Name = name, Namespace = "default", Uid = $"uid-{name}" },
+        Hostname = name,
+        LogDirectory = logDirectory,
+        Labels = { ["app"] = name },
+    };
+
+    public static DateTime Deadline() => DateTime.UtcNow + CallTimeout;
+}
