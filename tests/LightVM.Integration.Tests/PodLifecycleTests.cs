@@ -74,7 +74,7 @@ public sealed class PodLifecycleTests(RegistryFixture registry) : IClassFixture<
         Assert.True(stopped.FinishedAt >= stopped.StartedAt && stopped.StartedAt > 0);
 
         await cri.Runtime.StopPodSandboxAsync(new V1.StopPodSandboxRequest { PodSandboxId = podId }, deadline: PodTestSupport.Deadline());
-        await WaitForAsync(() => Directory.Exists($"/proc/{vmmPid}") && !IsZombie(vmmPid), alive => !alive);
+        await PodTestSupport.WaitGoneAsync(vmmPid);
         var notReady = await cri.Runtime.PodSandboxStatusAsync(new V1.PodSandboxStatusRequest { PodSandboxId = podId }, deadline: PodTestSupport.Deadline());
         Assert.Equal(V1.PodSandboxState.SandboxNotready, notReady.Status.State);
         await cri.Runtime.StopPodSandboxAsync(new V1.StopPodSandboxRequest { PodSandboxId = podId }, deadline: PodTestSupport.Deadline());
@@ -118,18 +118,6 @@ public sealed class PodLifecycleTests(RegistryFixture registry) : IClassFixture<
         var unknown = await Assert.ThrowsAsync<RpcException>(async () =>
             await cri.Runtime.StopPodSandboxAsync(new V1.StopPodSandboxRequest { PodSandboxId = "0000000000" }, deadline: PodTestSupport.Deadline()));
         Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
-    }
-
-    private static bool IsZombie(int pid)
-    {
-        try
-        {
-            return File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1].StartsWith('Z');
-        }
-        catch (IOException)
-        {
-            return false;
-        }
     }
 
     private static async Task<T> WaitForAsync<T>(Func<T> read, Func<T, bool> done)

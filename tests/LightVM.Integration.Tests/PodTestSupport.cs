@@ -8,14 +8,14 @@ internal static class PodTestSupport
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(90);
 
-    public static async Task<DaemonProcess> StartDaemonAsync(string root)
+    public static async Task<DaemonProcess> StartDaemonAsync(string root, int poolSize = 1)
     {
         var kernel = Environment.GetEnvironmentVariable("LIGHTVM_TEST_KERNEL");
         var initrd = Environment.GetEnvironmentVariable("LIGHTVM_TEST_INITRD");
         Assert.False(string.IsNullOrEmpty(kernel) || string.IsNullOrEmpty(initrd),
             "LIGHTVM_TEST_KERNEL and LIGHTVM_TEST_INITRD must name the guest kernel and initramfs (hack/test.sh sets them from hack/build-guest.sh)");
         return await DaemonProcess.StartAsync(root,
-            [$"--toolstack.kernel={kernel}", $"--toolstack.initrd={initrd}", "--toolstack.accel=tcg", "--pool.size=1"]);
+            [$"--toolstack.kernel={kernel}", $"--toolstack.initrd={initrd}", "--toolstack.accel=tcg", $"--pool.size={poolSize}"]);
     }
 
     public static async Task<string> PullBusyboxAsync(LocalRegistry registry, CriClient cri, string repository)
@@ -35,4 +35,27 @@ internal static class PodTestSupport
     };
 
     public static DateTime Deadline() => DateTime.UtcNow + CallTimeout;
+
+    /// <summary>Waits until <paramref name="pid"/> is gone (a zombie counts as gone: QEMU daemonizes, so init reaps it).</summary>
+    public static async Task WaitGoneAsync(int pid)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (Directory.Exists($"/proc/{pid}") && !IsZombie(pid))
+        {
+            Assert.True(DateTime.UtcNow < until, $"process {pid} still runs after 30 s");
+            await Task.Delay(100);
+        }
+    }
+
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1].StartsWith('Z');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
 }

@@ -23,10 +23,12 @@ internal sealed class CriSocket : IDisposable
     /// <summary>
     /// A duplicate of the listening descriptor for Kestrel's <c>ListenHandle</c>. Kestrel owns and closes what it is
     /// given; a duplicate keeps it from closing our descriptor, which we close ourselves in <see cref="Dispose"/>.
+    /// Close-on-exec: otherwise every VMM the daemon starts (daemonized, outliving us) would inherit the listener,
+    /// and a restarted daemon would find the socket still answered.
     /// </summary>
     public ulong DuplicateHandle()
     {
-        var fd = NativeMethods.Libc.Dup((int)_socket.Handle);
+        var fd = NativeMethods.Libc.Fcntl((int)_socket.Handle, NativeMethods.Libc.FDupFdCloexec, 0);
         if (fd < 0)
         {
             throw new DaemonStartException($"dup of the listening socket failed: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");

@@ -11,8 +11,11 @@ internal static partial class NativeMethods
         [LibraryImport("libc", EntryPoint = "chown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         internal static partial int Chown(string path, int owner, int group);
 
-        /// <summary>dup(2).</summary>
-        [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]
-        internal static partial int Dup(int fd);
+        /// <summary>fcntl's F_DUPFD_CLOEXEC: dup(2) whose copy is closed on exec.</summary>
+        internal const int FDupFdCloexec = 1030;
+
+        /// <summary>fcntl(2) with an int argument.</summary>
+        [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+        internal static partial int Fcntl(int fd, int command, int argument);
     }
 }

@@ -110,7 +110,11 @@ public sealed partial class PodManager : IAsyncDisposable
             var shape = _toolstack.ShapeFor(spec.Cpus, spec.MemoryBytes);
             var claim = Stopwatch.StartNew();
             var vm = await _backend.PrepareAsync(shape, cancellationToken).ConfigureAwait(false);
-            undo.Push(("stop VM", () => vm.KillAsync(CancellationToken.None)));
+            undo.Push(("stop VM", async () =>
+            {
+                await vm.KillAsync(CancellationToken.None).ConfigureAwait(false);
+                await vm.DisposeAsync().ConfigureAwait(false);
+            }));
 
             var podDir = Path.Combine(_settings.StateRoot, "pods", id);
             Directory.CreateDirectory(Path.Combine(podDir, "containers"));
@@ -189,10 +193,17 @@ public sealed partial class PodManager : IAsyncDisposable
 
                 // Stopping the VM detaches the share and everything mounted below it.
                 await live.Vm.StopAsync(_settings.VmStopTimeout, cancellationToken).ConfigureAwait(false);
+                await live.Vm.DisposeAsync().ConfigureAwait(false);
                 foreach (var watch in live.Watches.Values)
                 {
                     await Quietly(watch.LogPump).ConfigureAwait(false);
                 }
+            }
+            else if (pod.Status.Vm is { } orphan)
+            {
+                // A VM of an earlier daemon (not reattached yet): find it by its record and stop it, so a pod
+                // stopped after a restart does not leak its VMM.
+                await StopOrphanAsync(orphan, cancellationToken).ConfigureAwait(false);
             }
 
             var now = DateTimeOffset.UtcNow;
@@ -204,9 +215,9 @@ public sealed partial class PodManager : IAsyncDisposable
                 });
             }
 
-            if (pod.Status.State != PodState.NotReady)
+            if (pod.Status.State != PodState.NotReady || pod.Status.Vm is not null)
             {
-                _pods.Update(id, s => s with { State = PodState.NotReady, NotReadyReason = "stopped" });
+                _pods.Update(id, s => s with { State = PodState.NotReady, Vm = null, NotReadyReason = "stopped" });
                 RuntimeLog.PodStopped(_logger, id);
             }
         }
@@ -265,6 +276,20 @@ public sealed partial class PodManager : IAsyncDisposable
         }
 
         _lifecycle.Dispose();
+    }
+
+    private async Task StopOrphanAsync(VmRecord record, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var vm = await _backend.RecoverAsync(record, cancellationToken).ConfigureAwait(false);
+            await vm.StopAsync(_settings.VmStopTimeout, cancellationToken).ConfigureAwait(false);
+            await vm.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (ToolstackException e) when (e.Kind == ToolstackErrorKind.NotFound)
+        {
+            // Its run directory is gone: nothing left to stop.
+        }
     }
 
     private PodRecord ResolvePod(string idOrPrefix) =>
