@@ -15,12 +15,12 @@ internal static class CriLogWriter
 {
     public const int MaxLineBytes = 16 * 1024;
 
+    /// <param name="path">The CRI log file; empty to drain the output without keeping it.</param>
     public static async Task PumpAsync(AgentClient agent, string containerId, string path, ILogger logger, CancellationToken cancellationToken)
     {
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            await using var file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            await using var file = Open(path);
             var writer = new LineSplitter(file);
             ulong offset = 0;
             while (true)
@@ -53,6 +53,18 @@ internal static class CriLogWriter
                 RuntimeLog.LogPumpFailed(logger, containerId, e.Message);
             }
         }
+    }
+
+    /// <summary>The log file, appended to; no path (kubelet gave none) discards the output.</summary>
+    private static Stream Open(string path)
+    {
+        if (string.IsNullOrEmpty(path))
+        {
+            return Stream.Null;
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        return new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
     }
 
     /// <summary>Keeps each stream's unfinished line until its newline arrives.</summary>
