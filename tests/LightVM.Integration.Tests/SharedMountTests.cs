@@ -21,6 +21,7 @@ public sealed class SharedMountTests(RegistryFixture registry) : IClassFixture<R
 
         var podId = (await cri.Runtime.RunPodSandboxAsync(new V1.RunPodSandboxRequest { Config = PodTestSupport.PodConfig("shared", "") }, deadline: PodTestSupport.Deadline())).PodSandboxId;
         var status = await cri.Runtime.StatusAsync(new V1.StatusRequest { Verbose = true }, deadline: PodTestSupport.Deadline());
+        Assert.True(status.Status.Conditions.Single(c => c.Type == "RuntimeReady").Status, "RuntimeReady with a guest kernel, initrd and QEMU");
         using (var pool = JsonDocument.Parse(status.Info["pool"]))
         {
             Assert.True(pool.RootElement.GetProperty("enabled").GetBoolean());
