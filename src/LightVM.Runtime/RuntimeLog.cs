@@ -31,4 +31,10 @@ internal static partial class RuntimeLog
 
     [LoggerMessage(EventId = 7013, Level = LogLevel.Warning, Message = "pods from a previous daemon are not recovered yet: {Count} pod record(s) marked NotReady")]
     public static partial void PodsNotRecovered(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 7014, Level = LogLevel.Warning, Message = "pod {PodId}: its VMM exited unexpectedly ({Reason}); pod NotReady, running containers Exited")]
+    public static partial void VmmDied(ILogger logger, string podId, string reason);
+
+    [LoggerMessage(EventId = 7015, Level = LogLevel.Error, Message = "pod {PodId}: recording its VMM's death failed: {Reason}")]
+    public static partial void VmmDeathHandlingFailed(ILogger logger, string podId, string reason);
 }

@@ -35,6 +35,7 @@ public sealed partial class PodManager : IAsyncDisposable
     private readonly ConcurrentDictionary<string, LivePod> _live = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _names = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
+    private readonly CancellationTokenSource _shutdown = new();
 
     public PodManager(
         IVmBackend backend, ToolstackOptions toolstack, ImageManager images, PodStore pods, ContainerStore containers,
@@ -142,7 +143,9 @@ public sealed partial class PodManager : IAsyncDisposable
             var metadata = new PodMetadata(id, spec.Name, spec.Namespace, spec.Uid, spec.Attempt, spec.Labels, spec.Annotations,
                 spec.LogDirectory, spec.Hostname, podDir, DateTimeOffset.UtcNow);
             _pods.Insert(new PodRecord(metadata, new PodStatus(PodState.Ready, vm.Record, info.FromPool, claim.Elapsed, null)));
-            _live[id] = new LivePod(vm, agent, shareHostPath);
+            var live = new LivePod(vm, agent, shareHostPath);
+            _live[id] = live;
+            _ = Task.Run(() => WatchVmAsync(id, live), CancellationToken.None);
             RuntimeLog.PodReady(_logger, id, spec.Name, vm.Id, info.FromPool ? "pooled" : "cold", claim.ElapsedMilliseconds);
             return id;
         }
@@ -264,7 +267,8 @@ public sealed partial class PodManager : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        // VMs outlive the daemon on purpose (restart recovery); only our clients and pumps go.
+        // VMs outlive the daemon on purpose (restart recovery); only our clients, pumps and watchers go.
+        await _shutdown.CancelAsync().ConfigureAwait(false);
         foreach (var live in _live.Values)
         {
             foreach (var watch in live.Watches.Values)
@@ -276,6 +280,67 @@ public sealed partial class PodManager : IAsyncDisposable
         }
 
         _lifecycle.Dispose();
+        _shutdown.Dispose();
+    }
+
+    /// <summary>
+    /// Waits for the pod's VMM to end by itself. A VM that StopPodSandbox is stopping has left <see cref="_live"/>
+    /// first, so only an unexpected death is acted on: the pod goes NotReady and its running containers Exited.
+    /// </summary>
+    private async Task WatchVmAsync(string podId, LivePod live)
+    {
+        VmExit exit;
+        try
+        {
+            exit = await live.Vm.Exited.WaitAsync(_shutdown.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        await _lifecycle.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            if (!_live.TryRemove(new KeyValuePair<string, LivePod>(podId, live)))
+            {
+                return;
+            }
+
+            var message = $"VMM exited unexpectedly: {exit.Reason}";
+            RuntimeLog.VmmDied(_logger, podId, exit.Reason);
+            foreach (var watch in live.Watches.Values)
+            {
+                await watch.Stop.CancelAsync().ConfigureAwait(false);
+            }
+
+            await Quietly(live.Agent.DisposeAsync().AsTask()).ConfigureAwait(false);
+            foreach (var container in _containers.ListInPod(podId).Where(c => c.Status.State == ContainerState.Running))
+            {
+                _containers.Update(container.Metadata.Id, s => s with
+                {
+                    State = ContainerState.Exited, FinishedAt = exit.At, ExitCode = 255, Reason = "VmmExited", Message = message,
+                });
+            }
+
+            // Recorded first; the run directory and the share binds are cleaned up next, so no VM is left to stop later.
+            _pods.Update(podId, s => s with { State = PodState.NotReady, Vm = null, NotReadyReason = message });
+            foreach (var container in _containers.ListInPod(podId))
+            {
+                UnmountContainer(live.ShareHostPath, container.Metadata);
+            }
+
+            await Quietly(live.Vm.StopAsync(_settings.VmStopTimeout, CancellationToken.None)).ConfigureAwait(false);
+            await Quietly(live.Vm.DisposeAsync().AsTask()).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            RuntimeLog.VmmDeathHandlingFailed(_logger, podId, e.Message);
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
     }
 
     private async Task StopOrphanAsync(VmRecord record, CancellationToken cancellationToken)
