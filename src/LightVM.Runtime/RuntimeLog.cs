@@ -29,8 +29,11 @@ internal static partial class RuntimeLog
     [LoggerMessage(EventId = 7012, Level = LogLevel.Warning, Message = "container {ContainerId}: waiting for its exit failed: {Reason}")]
     public static partial void WaitFailed(ILogger logger, string containerId, string reason);
 
-    [LoggerMessage(EventId = 7013, Level = LogLevel.Warning, Message = "pods from a previous daemon are not recovered yet: {Count} pod record(s) marked NotReady")]
-    public static partial void PodsNotRecovered(ILogger logger, int count);
+    [LoggerMessage(EventId = 7013, Level = LogLevel.Warning, Message = "pod {PodId} of the previous daemon not recovered, now NotReady: {Reason}")]
+    public static partial void PodNotRecovered(ILogger logger, string podId, string reason);
+
+    [LoggerMessage(EventId = 7016, Level = LogLevel.Information, Message = "pod {PodId} recovered: VM {VmId} reattached, {Containers} running container(s) watched again")]
+    public static partial void PodRecovered(ILogger logger, string podId, string vmId, int containers);
 
     [LoggerMessage(EventId = 7014, Level = LogLevel.Warning, Message = "pod {PodId}: its VMM exited unexpectedly ({Reason}); pod NotReady, running containers Exited")]
     public static partial void VmmDied(ILogger logger, string podId, string reason);

@@ -88,7 +88,8 @@ internal static class Daemon
             _ = app.Services.GetRequiredService<ImageManager>();
             CriLog.ComponentReady(logger, "images");
             readiness.Enter("loading pod state");
-            _ = app.Services.GetRequiredService<PodManager>();
+            readiness.Enter("recovering pod VMs");
+            await app.Services.GetRequiredService<PodManager>().RecoverAsync(app.Lifetime.ApplicationStopping).ConfigureAwait(false);
             CriLog.ComponentReady(logger, "pods");
             readiness.SetReady();
             CriLog.ComponentReady(logger, "daemon");

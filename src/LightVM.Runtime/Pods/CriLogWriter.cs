@@ -16,13 +16,17 @@ internal static class CriLogWriter
     public const int MaxLineBytes = 16 * 1024;
 
     /// <param name="path">The CRI log file; empty to drain the output without keeping it.</param>
-    public static async Task PumpAsync(AgentClient agent, string containerId, string path, ILogger logger, CancellationToken cancellationToken)
+    /// <param name="offsetPath">
+    /// Where the output offset up to which the log file is complete is kept, so a restarted daemon resumes there:
+    /// nothing written twice, nothing lost (kept only at line ends; an unfinished line is read again).
+    /// </param>
+    public static async Task PumpAsync(AgentClient agent, string containerId, string path, string offsetPath, ILogger logger, CancellationToken cancellationToken)
     {
         try
         {
             await using var file = Open(path);
             var writer = new LineSplitter(file);
-            ulong offset = 0;
+            var offset = ReadOffset(offsetPath);
             while (true)
             {
                 try
@@ -32,6 +36,10 @@ internal static class CriLogWriter
                         writer.Append(record);
                         offset = record.Offset + (ulong)record.Data.Length;
                         await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+                        if (!writer.HasPending)
+                        {
+                            WriteOffset(offsetPath, offset);
+                        }
                     }
 
                     break;
@@ -55,6 +63,17 @@ internal static class CriLogWriter
         }
     }
 
+    private static ulong ReadOffset(string offsetPath) =>
+        File.Exists(offsetPath) && ulong.TryParse(File.ReadAllText(offsetPath), NumberStyles.None, CultureInfo.InvariantCulture, out var offset) ? offset : 0;
+
+    /// <summary>Replaced by rename, so a daemon killed mid-write leaves the old value, never a torn one.</summary>
+    private static void WriteOffset(string offsetPath, ulong offset)
+    {
+        var temporary = offsetPath + ".tmp";
+        File.WriteAllText(temporary, offset.ToString(CultureInfo.InvariantCulture));
+        File.Move(temporary, offsetPath, overwrite: true);
+    }
+
     /// <summary>The log file, appended to; no path (kubelet gave none) discards the output.</summary>
     private static Stream Open(string path)
     {
@@ -73,6 +92,9 @@ internal static class CriLogWriter
         private readonly MemoryStream _stdout = new();
         private readonly MemoryStream _stderr = new();
         private DateTimeOffset _last = DateTimeOffset.UtcNow;
+
+        /// <summary>Whether an unfinished line is held back (the output offset is then ahead of the file).</summary>
+        public bool HasPending => _stdout.Length > 0 || _stderr.Length > 0;
 
         public void Append(OutputRecord record)
         {

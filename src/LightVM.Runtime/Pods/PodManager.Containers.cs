@@ -157,11 +157,7 @@ public sealed partial class PodManager
 
         var startedAt = started.StartedAtUnixNano > 0 ? DateTimeOffset.UnixEpoch.AddTicks(started.StartedAtUnixNano / 100) : DateTimeOffset.UtcNow;
         _containers.Update(id, s => s with { State = ContainerState.Running, StartedAt = startedAt });
-        var stop = new CancellationTokenSource();
-        // Pumped even without a log path: the guest buffers output only up to a bound, then the container blocks.
-        var pump = Task.Run(() => CriLogWriter.PumpAsync(live.Agent, id, container.Metadata.LogPath, _logger, stop.Token), CancellationToken.None);
-        var exited = Task.Run(() => WaitExitAsync(live, id, stop.Token), CancellationToken.None);
-        live.Watches[id] = new ContainerWatch(exited, pump, stop);
+        WatchContainer(live, container);
     }
 
     /// <summary>SIGTERM, then SIGKILL once <paramref name="timeout"/> has passed. Idempotent.</summary>

@@ -50,18 +50,6 @@ public sealed partial class PodManager : IAsyncDisposable
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("LightVM.Runtime");
 
-        // Restart recovery is not built yet: pods of an earlier daemon have no live VM here, so say so.
-        var stale = _pods.List().Where(p => p.Status.State == PodState.Ready).ToList();
-        foreach (var pod in stale)
-        {
-            _pods.Update(pod.Metadata.Id, s => s with { State = PodState.NotReady, NotReadyReason = "daemon restarted; VM not recovered" });
-        }
-
-        if (stale.Count > 0)
-        {
-            RuntimeLog.PodsNotRecovered(_logger, stale.Count);
-        }
-
         foreach (var pod in _pods.List())
         {
             _names[PodNameKey(pod.Metadata.Name, pod.Metadata.Namespace, pod.Metadata.Uid, pod.Metadata.Attempt)] = pod.Metadata.Id;
