@@ -18,6 +18,13 @@ public interface IVmBackend
     /// its run directory is gone.
     /// </summary>
     Task<IVm> RecoverAsync(VmRecord record, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stops the VMs a previous daemon left behind that nobody claims (e.g. its idle pool VMs after a kill -9): every
+    /// VM of this backend's run root that this instance neither prepared nor recovered and whose run directory is
+    /// not in <paramref name="keepRunDirectories"/>. Returns how many were stopped.
+    /// </summary>
+    Task<int> StopOrphansAsync(IReadOnlyCollection<string> keepRunDirectories, CancellationToken cancellationToken);
 }
 
 /// <summary>

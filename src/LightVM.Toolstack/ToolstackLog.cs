@@ -39,4 +39,10 @@ internal static partial class ToolstackLog
 
     [LoggerMessage(5011, LogLevel.Debug, "VM {Vm}: agent probe attempt failed, retrying: {Problem}")]
     public static partial void ProbeRetry(ILogger logger, string vm, string problem);
+
+    [LoggerMessage(5020, LogLevel.Warning, "VM {Vm}: left by a previous daemon and claimed by no pod; stopped (VMM pid {Pid})")]
+    public static partial void OrphanStopped(ILogger logger, string vm, int pid);
+
+    [LoggerMessage(5021, LogLevel.Warning, "VM {Vm}: left by a previous daemon; stopping it failed: {Reason}")]
+    public static partial void OrphanStopFailed(ILogger logger, string vm, string reason);
 }

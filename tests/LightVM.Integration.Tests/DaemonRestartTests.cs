@@ -72,6 +72,50 @@ public sealed partial class DaemonRestartTests(RegistryFixture registry) : IClas
         Assert.Empty(Directory.GetDirectories(Path.Combine(dir.Path, "state", "pods")));
     }
 
+    [Fact]
+    public async Task Start_AfterDaemonKill9WithPoolVm_OrphanedPoolVmStopped()
+    {
+        using var dir = new TempDirectory();
+        var vms = Path.Combine(dir.Path, "run", "vms");
+        int orphanPid;
+        string orphanDir;
+        await using (var first = await PodTestSupport.StartDaemonAsync(dir.Path, poolSize: 1))
+        {
+            (orphanDir, orphanPid) = await WaitForPoolVmAsync(vms);
+            await first.StopAsync(signal: 9);
+        }
+
+        Assert.True(Directory.Exists($"/proc/{orphanPid}"), "the idle pool VM outlives a killed daemon");
+        await using var second = await PodTestSupport.StartDaemonAsync(dir.Path, poolSize: 0);
+        using var cri = second.Connect();
+        // Served once start-up work (recovery and orphan cleanup) is done.
+        await cri.Runtime.ListPodSandboxAsync(new V1.ListPodSandboxRequest(), deadline: PodTestSupport.Deadline());
+        await PodTestSupport.WaitGoneAsync(orphanPid);
+        Assert.False(Directory.Exists(orphanDir), $"{orphanDir} removed with its VM");
+    }
+
+    /// <summary>The first VM under <paramref name="vms"/> whose VMM wrote its pid file.</summary>
+    private static async Task<(string RunDirectory, int Pid)> WaitForPoolVmAsync(string vms)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            foreach (var runDirectory in Directory.Exists(vms) ? Directory.GetDirectories(vms) : [])
+            {
+                var pidFile = Path.Combine(runDirectory, "qemu.pid");
+                if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture, out var pid) && pid > 0)
+                {
+                    // Let the boot finish, so the orphan is a ready pool VM, not one in the middle of starting.
+                    await Task.Delay(TimeSpan.FromSeconds(3));
+                    return (runDirectory, pid);
+                }
+            }
+
+            Assert.True(DateTime.UtcNow < until, "the pool prepared no VM in 60 s");
+            await Task.Delay(100);
+        }
+    }
+
     private static List<int> Ticks(string log) =>
         TickLine().Matches(log).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
 

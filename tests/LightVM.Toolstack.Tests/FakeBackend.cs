@@ -27,6 +27,9 @@ internal sealed class FakeBackend : IVmBackend
 
     public Task<IVm> RecoverAsync(VmRecord record, CancellationToken cancellationToken) =>
         throw new ToolstackException(ToolstackErrorKind.NotFound, "fake");
+
+    public Task<int> StopOrphansAsync(IReadOnlyCollection<string> keepRunDirectories, CancellationToken cancellationToken) =>
+        Task.FromResult(0);
 }
 
 internal sealed class FakeVm(string id, VmShape shape) : IVm

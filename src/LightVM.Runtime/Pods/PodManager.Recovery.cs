@@ -19,6 +19,10 @@ public sealed partial class PodManager
         {
             await RecoverPodAsync(pod, cancellationToken).ConfigureAwait(false);
         }
+
+        // Whatever VM no pod record names (an earlier daemon's idle pool VMs) would otherwise run forever.
+        var keep = _pods.List().Where(p => p.Status.Vm is not null).Select(p => p.Status.Vm!.RunDirectory).ToList();
+        await _backend.StopOrphansAsync(keep, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task RecoverPodAsync(PodRecord pod, CancellationToken cancellationToken)

@@ -94,6 +94,10 @@ public sealed class WarmPool : BackgroundService, IVmBackend
     public Task<IVm> RecoverAsync(VmRecord record, CancellationToken cancellationToken) =>
         _inner.RecoverAsync(record, cancellationToken);
 
+    /// <summary>The pool's own VMs were prepared by the inner backend in this process, so they are never orphans.</summary>
+    public Task<int> StopOrphansAsync(IReadOnlyCollection<string> keepRunDirectories, CancellationToken cancellationToken) =>
+        _inner.StopOrphansAsync(keepRunDirectories, cancellationToken);
+
     /// <summary>Stops refilling, waits for boots in flight, then stops every VM still waiting in the pool.</summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {

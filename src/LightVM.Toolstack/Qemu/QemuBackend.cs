@@ -19,6 +19,7 @@ public sealed partial class QemuBackend : IVmBackend
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _accelLock = new(1, 1);
     private readonly Lazy<long?> _hostTscKhz = new(HostTscKhz);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _mine = new(StringComparer.Ordinal);
     private AccelChoice? _accel;
 
     /// <param name="runRoot">The daemon's <c>state.run_root</c>.</param>
@@ -61,6 +62,7 @@ public sealed partial class QemuBackend : IVmBackend
             return QemuVm.Dead(record, reason, _logger);
         }
 
+        _mine[record.RunDirectory] = 0;
         var vm = await QemuVm.AttachAsync(record, _logger, cancellationToken).ConfigureAwait(false);
         ToolstackLog.Recovered(_logger, record.Id, record.VmmPid);
         return vm;
@@ -133,6 +135,7 @@ public sealed partial class QemuBackend : IVmBackend
     {
         var id = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 6));
         var paths = new QemuPaths(Path.Combine(_vmsRoot, id));
+        _mine[paths.RunDirectory] = 0;
         CheckHost(id, paths);
         ToolstackLog.Preparing(_logger, id, shape, accel);
 
