@@ -47,6 +47,12 @@ internal sealed partial class RuntimeService
         return new V1.RemoveContainerResponse();
     }
 
+    public override Task<V1.ReopenContainerLogResponse> ReopenContainerLog(V1.ReopenContainerLogRequest request, ServerCallContext context)
+    {
+        _pods.ReopenContainerLog(request.ContainerId);
+        return Task.FromResult(new V1.ReopenContainerLogResponse());
+    }
+
     public override Task<V1.ContainerStatusResponse> ContainerStatus(V1.ContainerStatusRequest request, ServerCallContext context)
     {
         var c = _pods.GetContainer(request.ContainerId);

@@ -15,16 +15,16 @@ internal static class CriLogWriter
 {
     public const int MaxLineBytes = 16 * 1024;
 
-    /// <param name="path">The CRI log file; empty to drain the output without keeping it.</param>
+    /// <param name="file">The CRI log file (disposed when the pump ends).</param>
     /// <param name="offsetPath">
     /// Where the output offset up to which the log file is complete is kept, so a restarted daemon resumes there:
     /// nothing written twice, nothing lost (kept only at line ends; an unfinished line is read again).
     /// </param>
-    public static async Task PumpAsync(AgentClient agent, string containerId, string path, string offsetPath, ILogger logger, CancellationToken cancellationToken)
+    public static async Task PumpAsync(AgentClient agent, string containerId, ReopenableLog file, string offsetPath, ILogger logger, CancellationToken cancellationToken)
     {
         try
         {
-            await using var file = Open(path);
+            await using var owned = file;
             var writer = new LineSplitter(file);
             var offset = ReadOffset(offsetPath);
             while (true)
@@ -72,18 +72,6 @@ internal static class CriLogWriter
         var temporary = offsetPath + ".tmp";
         File.WriteAllText(temporary, offset.ToString(CultureInfo.InvariantCulture));
         File.Move(temporary, offsetPath, overwrite: true);
-    }
-
-    /// <summary>The log file, appended to; no path (kubelet gave none) discards the output.</summary>
-    private static Stream Open(string path)
-    {
-        if (string.IsNullOrEmpty(path))
-        {
-            return Stream.Null;
-        }
-
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        return new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
     }
 
     /// <summary>Keeps each stream's unfinished line until its newline arrives.</summary>

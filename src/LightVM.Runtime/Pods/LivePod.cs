@@ -18,7 +18,7 @@ internal sealed class LivePod(IVm vm, AgentClient agent, string shareHostPath)
     public ConcurrentDictionary<string, ContainerWatch> Watches { get; } = new(StringComparer.Ordinal);
 }
 
-internal sealed class ContainerWatch(Task exited, Task logPump, CancellationTokenSource stop)
+internal sealed class ContainerWatch(Task exited, Task logPump, CancellationTokenSource stop, ReopenableLog log)
 {
     /// <summary>Completes once the container's exit is recorded.</summary>
     public Task Exited { get; } = exited;
@@ -26,4 +26,7 @@ internal sealed class ContainerWatch(Task exited, Task logPump, CancellationToke
     public Task LogPump { get; } = logPump;
 
     public CancellationTokenSource Stop { get; } = stop;
+
+    /// <summary>The log file the pump writes, for ReopenContainerLog.</summary>
+    public ReopenableLog Log { get; } = log;
 }

@@ -230,6 +230,34 @@ public sealed partial class PodManager
         _names.TryRemove(ContainerNameKey(container.Metadata.PodId, container.Metadata.Name, container.Metadata.Attempt), out _);
     }
 
+    /// <summary>
+    /// Closes the container's log file and opens it again at its path (kubelet renamed it for rotation), as
+    /// containerd: unknown container NotFound, one that is not running FailedPrecondition.
+    /// </summary>
+    public void ReopenContainerLog(string idOrPrefix)
+    {
+        var container = ResolveContainer(idOrPrefix);
+        var id = container.Metadata.Id;
+        if (container.Status.State != ContainerState.Running ||
+            !_live.TryGetValue(container.Metadata.PodId, out var live) || !live.Watches.TryGetValue(id, out var watch))
+        {
+            throw new RuntimeException(RuntimeErrorKind.FailedPrecondition, $"container {id} is not running: its log cannot be reopened");
+        }
+
+        try
+        {
+            watch.Log.Reopen();
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new RuntimeException(RuntimeErrorKind.FailedPrecondition, $"container {id}: its output has ended, the log cannot be reopened");
+        }
+        catch (IOException e)
+        {
+            throw new RuntimeException(RuntimeErrorKind.Internal, $"container {id}: reopening log {container.Metadata.LogPath} failed: {e.Message}");
+        }
+    }
+
     public ContainerRecord GetContainer(string idOrPrefix) => ResolveContainer(idOrPrefix);
 
     public IReadOnlyList<ContainerRecord> ListContainers(ContainerFilter? filter) =>

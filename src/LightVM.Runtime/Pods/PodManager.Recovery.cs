@@ -83,10 +83,11 @@ public sealed partial class PodManager
         var id = container.Metadata.Id;
         var offsetPath = LogOffsetPath(container);
         var stop = new CancellationTokenSource();
+        var log = new ReopenableLog(container.Metadata.LogPath);
         // Pumped even without a log path: the guest buffers output only up to a bound, then the container blocks.
-        var pump = Task.Run(() => CriLogWriter.PumpAsync(live.Agent, id, container.Metadata.LogPath, offsetPath, _logger, stop.Token), CancellationToken.None);
+        var pump = Task.Run(() => CriLogWriter.PumpAsync(live.Agent, id, log, offsetPath, _logger, stop.Token), CancellationToken.None);
         var exited = Task.Run(() => WaitExitAsync(live, id, stop.Token), CancellationToken.None);
-        live.Watches[id] = new ContainerWatch(exited, pump, stop);
+        live.Watches[id] = new ContainerWatch(exited, pump, stop, log);
     }
 
     private string LogOffsetPath(ContainerRecord container) =>
