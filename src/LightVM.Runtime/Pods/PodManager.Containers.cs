@@ -3,6 +3,7 @@ using LightVM.Images;
 using LightVM.Protos.Agent.V1;
 using LightVM.Runtime.Internal;
 using LightVM.Runtime.Store;
+using LightVM.Toolstack;
 using ContainerState = LightVM.Runtime.Store.ContainerState;
 
 namespace LightVM.Runtime.Pods;

@@ -18,6 +18,10 @@ internal static partial class NativeMethods
         [LibraryImport("libc", EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         internal static partial int Mount(string? source, string target, string? fileSystemType, ulong flags, IntPtr data);
 
+        /// <summary>mount(2) with a text data argument (overlayfs options).</summary>
+        [LibraryImport("libc", EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial int Mount(string? source, string target, string? fileSystemType, ulong flags, string? data);
+
         /// <summary>umount2(2).</summary>
         [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         internal static partial int Umount2(string target, int flags);

@@ -2,15 +2,28 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace LightVM.Toolstack.Internal;
+using LightVM.Toolstack.Internal;
+
+namespace LightVM.Toolstack;
 
 /// <summary>
-/// Bind mounts that carry a host directory into a VM's share. The bind goes onto a subdirectory of the share, never
-/// the share root itself: QEMU holds a descriptor on the root taken at start, so a mount over the root would stay
-/// invisible to the guest, while lookups below the root cross into the mount.
+/// Host mounts that carry host directories into a VM's share: binds, and the overlay rootfs the runtime builds there.
+/// A bind goes onto a subdirectory of the share, never the share root itself: QEMU holds a descriptor on the root
+/// taken at start, so a mount over the root would stay invisible to the guest, while lookups below the root cross
+/// into the mount.
 /// </summary>
-internal static class HostMounts
+public static class HostMounts
 {
+    /// <summary>Mounts an overlay at <paramref name="target"/>: read-only layers (top first) under a writable upper.</summary>
+    public static void Overlay(IReadOnlyList<string> lowerTopFirst, string upper, string work, string target)
+    {
+        var options = $"lowerdir={string.Join(':', lowerTopFirst)},upperdir={upper},workdir={work}";
+        if (NativeMethods.Libc.Mount("overlay", target, "overlay", 0, options) != 0)
+        {
+            throw Failure("mount the overlay rootfs", "overlay", target);
+        }
+    }
+
     public static void Bind(string source, string target, bool readOnly)
     {
         if (NativeMethods.Libc.Mount(source, target, null, NativeMethods.Libc.MsBind | NativeMethods.Libc.MsRec, IntPtr.Zero) != 0)
@@ -28,21 +41,26 @@ internal static class HostMounts
         }
     }
 
+    /// <summary>Detaches the mount at <paramref name="target"/>; a path that is not mounted (or gone) is fine.</summary>
+    public static void Unmount(string target)
+    {
+        if (NativeMethods.Libc.Umount2(target, NativeMethods.Libc.MntDetach) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            const int EINVAL = 22, ENOENT = 2;
+            if (errno is not EINVAL and not ENOENT)
+            {
+                throw new ToolstackException(ToolstackErrorKind.Internal, $"unmount {target}: {Marshal.GetPInvokeErrorMessage(errno)}");
+            }
+        }
+    }
+
     /// <summary>Detaches <paramref name="target"/> and every mount below it; not mounted is fine.</summary>
     public static void UnmountTree(string target)
     {
         foreach (var mountPoint in MountsUnder(target).OrderByDescending(p => p.Length))
         {
-            if (NativeMethods.Libc.Umount2(mountPoint, NativeMethods.Libc.MntDetach) != 0)
-            {
-                var errno = Marshal.GetLastPInvokeError();
-                const int EINVAL = 22, ENOENT = 2;
-                if (errno is not EINVAL and not ENOENT)
-                {
-                    throw new ToolstackException(ToolstackErrorKind.Internal,
-                        $"unmount {mountPoint}: {Marshal.GetPInvokeErrorMessage(errno)}");
-                }
-            }
+            Unmount(mountPoint);
         }
     }
 
