@@ -32,4 +32,11 @@ initrd=$(hack/guest/tinyx.sh initramfs --cache "$cache" \
 
 printf 'KERNEL=%s\nINITRD=%s\nAGENT_DIR=%s\n' "$kernel" "$initrd" "$agent_dir" > "$cache/guest/current.env.tmp"
 mv "$cache/guest/current.env.tmp" "$cache/guest/current.env"
+
+# Each agent publish gives a new initramfs hash (NativeAOT output differs between builds): keep the newest few, so
+# a daemon still running with a recent one keeps booting pool VMs, and drop the rest.
+touch "$initrd"
+keep=${LIGHTVM_KEEP_INITRAMFS:-4}
+find "$cache/initramfs" -maxdepth 1 -name '*.cpio.gz' -printf '%T@ %p\n' | sort -rn | tail -n +"$((keep + 1))" \
+    | while read -r _ old; do log "guest: pruning old initramfs $old"; rm -f "$old"; done
 printf 'kernel: %s (%s bytes)\ninitrd: %s (%s bytes)\n' "$kernel" "$(stat -c %s "$kernel")" "$initrd" "$(stat -c %s "$initrd")"

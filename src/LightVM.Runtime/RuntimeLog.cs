@@ -40,4 +40,7 @@ internal static partial class RuntimeLog
 
     [LoggerMessage(EventId = 7015, Level = LogLevel.Error, Message = "pod {PodId}: recording its VMM's death failed: {Reason}")]
     public static partial void VmmDeathHandlingFailed(ILogger logger, string podId, string reason);
+
+    [LoggerMessage(EventId = 7017, Level = LogLevel.Information, Message = "container {ContainerId}: resources now {Resources}")]
+    public static partial void ContainerResourcesUpdated(ILogger logger, string containerId, string resources);
 }

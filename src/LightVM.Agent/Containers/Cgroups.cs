@@ -67,7 +67,43 @@ internal sealed class Cgroups
         {
             Write(path, "pids.max", Limit(resources.PidsLimit));
         }
+
+        if (resources.HasCpuWeight)
+        {
+            if (resources.CpuWeight is < 1 or > 10_000)
+            {
+                throw new AgentException(AgentErrorKind.InvalidArgument, $"cpu.weight {resources.CpuWeight} is outside 1-10000");
+            }
+
+            Write(path, "cpu.weight", resources.CpuWeight.ToString(CultureInfo.InvariantCulture));
+        }
+
+        foreach (var (file, value) in resources.Unified.OrderBy(u => u.Key, StringComparer.Ordinal))
+        {
+            if (!IsInterfaceFile(file))
+            {
+                throw new AgentException(
+                    AgentErrorKind.InvalidArgument, $"\"{file}\" is not a cgroup v2 interface file a container may set (cgroup.* and paths are refused)");
+            }
+
+            // A guest without swap has no memory.swap.max: a swap limit is then already met, whatever its value.
+            if (file == "memory.swap.max" && !File.Exists(Path.Combine(path, file)))
+            {
+                continue;
+            }
+
+            Write(path, file, value);
+        }
     }
+
+    /// <summary>"controller.name" made of lower-case letters, digits, '_' and '.'; no cgroup core files.</summary>
+    private static bool IsInterfaceFile(string file) =>
+        file.Length is > 2 and < 64 &&
+        file.Contains('.', StringComparison.Ordinal) &&
+        !file.StartsWith("cgroup.", StringComparison.Ordinal) &&
+        !file.StartsWith('.') &&
+        !file.Contains("..", StringComparison.Ordinal) &&
+        file.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_' or '.');
 
     /// <summary>Kills every process in the cgroup (cgroup.kill, Linux 5.14+); false when not supported.</summary>
     public static bool Kill(string path)
@@ -166,12 +202,18 @@ internal sealed class Cgroups
     {
         try
         {
+            // cgroupfs refuses to create files with a permission error; say what is really missing.
+            if (!File.Exists(Path.Combine(path, file)))
+            {
+                throw new FileNotFoundException(null, file);
+            }
+
             File.WriteAllText(Path.Combine(path, file), value);
         }
         catch (FileNotFoundException)
         {
             throw new AgentException(
-                AgentErrorKind.FailedPrecondition, $"cannot set {file}: the guest kernel has no such cgroup controller");
+                AgentErrorKind.FailedPrecondition, $"cannot set {file}: the container's cgroup has no such file (its controller is not in the guest kernel)");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

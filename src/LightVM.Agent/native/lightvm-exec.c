@@ -372,7 +372,10 @@ static void create_container(void)
     char path[PATH_MAX];
     if (!spec.rootfs || spec.rootfs[0] != '/')
         fail("parse spec", EINVAL, "rootfs must be an absolute path");
-    if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC) < 0)
+    /* With a cgroup (joined already), a cgroup namespace rooted at it: the container sees its own limits at
+     * /sys/fs/cgroup, as runtimes (JVM, Go) that size themselves from memory.max and cpu.max expect. */
+    int with_cgroup = spec.cgroup && spec.cgroup[0];
+    if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (with_cgroup ? CLONE_NEWCGROUP : 0)) < 0)
         fail("unshare", errno, NULL);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         fail("make mounts private", errno, "/");
@@ -387,6 +390,10 @@ static void create_container(void)
         do_mount("/sys", path, NULL, MS_BIND | MS_REC, NULL);
         remount_readonly(path);
     }
+    if (with_cgroup) {
+        join_path(path, spec.rootfs, "sys/fs/cgroup");
+        do_mount("cgroup2", path, "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    }
     for (int i = 0; i < spec.nmounts; i++)
         setup_user_mount(&spec.mounts[i]);
 
@@ -399,9 +406,9 @@ static void create_container(void)
 
 static void join_container(void)
 {
-    static const char *const kinds[] = { "uts", "ipc", "mnt" };
+    static const char *const kinds[] = { "cgroup", "uts", "ipc", "mnt" };
     char path[64];
-    int fds[3];
+    int fds[4];
     if (spec.join_pid <= 0)
         fail("parse spec", EINVAL, "join_pid");
 
@@ -410,13 +417,13 @@ static void join_container(void)
     int root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root < 0)
         fail("open container root", errno, path);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "/proc/%ld/ns/%s", spec.join_pid, kinds[i]);
         fds[i] = open(path, O_RDONLY | O_CLOEXEC);
         if (fds[i] < 0)
             fail("open namespace", errno, path);
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         if (setns(fds[i], 0) < 0)
             fail("setns", errno, kinds[i]);
         close(fds[i]);

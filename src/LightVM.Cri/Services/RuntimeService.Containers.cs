@@ -24,7 +24,7 @@ internal sealed partial class RuntimeService
             metadata.Name, metadata.Attempt, config.Image.Image, config.Command.ToList(), config.Args.ToList(), config.WorkingDir,
             config.Envs.Select(e => KeyValuePair.Create(e.Key, e.Value.ToStringUtf8())).ToList(), mounts, config.LogPath,
             config.Labels.ToDictionary(), config.Annotations.ToDictionary(),
-            security?.RunAsUser?.Value, security?.RunAsGroup?.Value);
+            security?.RunAsUser?.Value, security?.RunAsGroup?.Value, FromCri(config.Linux?.Resources));
         var id = await _pods.CreateContainerAsync(request.PodSandboxId, spec, context.CancellationToken).ConfigureAwait(false);
         return new V1.CreateContainerResponse { ContainerId = id };
     }
@@ -45,6 +45,19 @@ internal sealed partial class RuntimeService
     {
         await _pods.RemoveContainerAsync(request.ContainerId, context.CancellationToken).ConfigureAwait(false);
         return new V1.RemoveContainerResponse();
+    }
+
+    public override async Task<V1.UpdateContainerResourcesResponse> UpdateContainerResources(V1.UpdateContainerResourcesRequest request, ServerCallContext context)
+    {
+        if (request.Linux is null)
+        {
+            throw new ArgumentException(request.Windows is null
+                ? "UpdateContainerResources: linux resources are required"
+                : "UpdateContainerResources: windows resources are not supported, only linux");
+        }
+
+        await _pods.UpdateContainerResourcesAsync(request.ContainerId, FromCri(request.Linux)!, context.CancellationToken).ConfigureAwait(false);
+        return new V1.UpdateContainerResourcesResponse();
     }
 
     public override Task<V1.ReopenContainerLogResponse> ReopenContainerLog(V1.ReopenContainerLogRequest request, ServerCallContext context)
@@ -74,6 +87,11 @@ internal sealed partial class RuntimeService
             Annotations = { c.Metadata.Annotations.ToDictionary() },
             LogPath = c.Metadata.LogPath,
         };
+        if (c.Status.Resources is { } resources)
+        {
+            status.Resources = new V1.ContainerResources { Linux = ToCri(resources) };
+        }
+
         status.Mounts.AddRange(c.Metadata.Mounts.Select(m => new V1.Mount { HostPath = m.HostPath, ContainerPath = m.ContainerPath, Readonly = m.ReadOnly }));
         return Task.FromResult(new V1.ContainerStatusResponse { Status = status });
     }
@@ -116,6 +134,24 @@ internal sealed partial class RuntimeService
             Stderr = Google.Protobuf.ByteString.CopyFrom(result.Stderr),
         };
     }
+
+    /// <summary>
+    /// The limits a VM guest can apply. cpuset_cpus/mems (host CPU and node numbers mean nothing inside the VM),
+    /// hugepage limits (no hugetlb in the guest) and oom_score_adj are not carried.
+    /// </summary>
+    private static ContainerResources? FromCri(V1.LinuxContainerResources? r) => r is null
+        ? null
+        : new ContainerResources(r.CpuPeriod, r.CpuQuota, r.CpuShares, r.MemoryLimitInBytes, r.MemorySwapLimitInBytes, r.Unified.ToDictionary());
+
+    private static V1.LinuxContainerResources ToCri(ContainerResources r) => new()
+    {
+        CpuPeriod = r.CpuPeriod,
+        CpuQuota = r.CpuQuota,
+        CpuShares = r.CpuShares,
+        MemoryLimitInBytes = r.MemoryLimitBytes,
+        MemorySwapLimitInBytes = r.MemorySwapLimitBytes,
+        Unified = { r.Unified.ToDictionary() },
+    };
 
     private static V1.ContainerState ToCri(ContainerState state) => state switch
     {

@@ -32,6 +32,7 @@ public sealed partial class PodManager
             throw new RuntimeException(RuntimeErrorKind.InvalidArgument, "container metadata.name is required");
         }
 
+        ValidateResources(spec.Resources);
         var image = _images.Find(spec.Image)
             ?? throw new RuntimeException(RuntimeErrorKind.NotFound, $"image \"{spec.Image}\" not found: pull it first");
         foreach (var mount in spec.Mounts)
@@ -89,7 +90,8 @@ public sealed partial class PodManager
             }
 
             _images.AcquireLease(id, image);
-            _containers.Insert(new ContainerRecord(metadata, new ContainerStatus(ContainerState.Created, null, null, 0, string.Empty, string.Empty)));
+            _containers.Insert(new ContainerRecord(metadata, new ContainerStatus(ContainerState.Created, null, null, 0, string.Empty, string.Empty,
+                spec.Resources is { IsEmpty: false } ? spec.Resources : null)));
             return Task.FromResult(id);
         }
         catch
@@ -125,6 +127,7 @@ public sealed partial class PodManager
             Uid = container.Metadata.Uid,
             Gid = container.Metadata.Gid,
             Hostname = _pods.Get(container.Metadata.PodId)?.Metadata.Hostname ?? string.Empty,
+            Resources = ToAgentResources(container.Status.Resources),
         };
         request.Args.AddRange(container.Metadata.Args);
         request.Env.AddRange(container.Metadata.Env);

@@ -29,7 +29,8 @@ public sealed record ContainerSpec(
     IReadOnlyDictionary<string, string> Labels,
     IReadOnlyDictionary<string, string> Annotations,
     long? RunAsUser,
-    long? RunAsGroup);
+    long? RunAsGroup,
+    ContainerResources? Resources = null);
 
 /// <summary>ListPodSandbox filter; null or empty parts match everything.</summary>
 public sealed record PodFilter(string? Id, PodState? State, IReadOnlyDictionary<string, string>? Labels);

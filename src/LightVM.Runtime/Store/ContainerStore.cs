@@ -65,12 +65,31 @@ public sealed record ContainerMetadata(
     string Directory,
     DateTimeOffset CreatedAt);
 
+/// <summary><see cref="Resources"/> are the limits in force (CreateContainer's, then each UpdateContainerResources merged in).</summary>
 public sealed record ContainerStatus(
     ContainerState State,
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt,
     int ExitCode,
     string Reason,
-    string Message);
+    string Message,
+    ContainerResources? Resources = null);
+
+/// <summary>
+/// A container's cgroup limits as the CRI gives them (LinuxContainerResources); 0 means unset. Applied inside the
+/// VM to the container's cgroup v2. <see cref="Unified"/> holds raw cgroup v2 files and values.
+/// </summary>
+public sealed record ContainerResources(
+    long CpuPeriod,
+    long CpuQuota,
+    long CpuShares,
+    long MemoryLimitBytes,
+    long MemorySwapLimitBytes,
+    IReadOnlyDictionary<string, string> Unified)
+{
+    public static ContainerResources None { get; } = new(0, 0, 0, 0, 0, new Dictionary<string, string>());
+
+    public bool IsEmpty => CpuPeriod == 0 && CpuQuota == 0 && CpuShares == 0 && MemoryLimitBytes == 0 && MemorySwapLimitBytes == 0 && Unified.Count == 0;
+}
 
 public sealed record ContainerRecord(ContainerMetadata Metadata, ContainerStatus Status);

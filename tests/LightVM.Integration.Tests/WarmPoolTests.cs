@@ -1,0 +1,52 @@
+using System.Text.Json;
+using LightVM.Testing;
+using V1 = LightVM.Protos.Cri.V1;
+
+namespace LightVM.Integration.Tests;
+
+/// <summary>With the pool full, RunPodSandbox takes a prepared VM instead of booting one.</summary>
+[Trait("Category", "Qemu")]
+public sealed class WarmPoolTests
+{
+    [Fact]
+    public async Task RunPodSandbox_PoolFull_TakesPooledVmAndPoolRefills()
+    {
+        using var dir = new TempDirectory();
+        await using var daemon = await PodTestSupport.StartDaemonAsync(dir.Path, poolSize: 1);
+        using var cri = daemon.Connect();
+        await WaitPoolAsync(cri, p => p.Ready == 1);
+
+        var podId = (await cri.Runtime.RunPodSandboxAsync(new V1.RunPodSandboxRequest { Config = PodTestSupport.PodConfig("warm", "") }, deadline: PodTestSupport.Deadline())).PodSandboxId;
+        var status = await cri.Runtime.PodSandboxStatusAsync(new V1.PodSandboxStatusRequest { PodSandboxId = podId, Verbose = true }, deadline: PodTestSupport.Deadline());
+        using (var info = JsonDocument.Parse(status.Info["info"]))
+        {
+            Assert.Equal("pooled", info.RootElement.GetProperty("source").GetString());
+            Assert.True(info.RootElement.GetProperty("vm").GetProperty("vmmPid").GetInt32() > 0);
+        }
+
+        var afterClaim = await WaitPoolAsync(cri, p => p.Ready == 1);
+        Assert.Equal((1L, 0L), (afterClaim.Hits, afterClaim.Misses));
+        await cri.Runtime.RemovePodSandboxAsync(new V1.RemovePodSandboxRequest { PodSandboxId = podId }, deadline: PodTestSupport.Deadline());
+    }
+
+    private static async Task<PoolShape> WaitPoolAsync(CriClient cri, Func<PoolShape, bool> done)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        while (true)
+        {
+            var status = await cri.Runtime.StatusAsync(new V1.StatusRequest { Verbose = true }, deadline: PodTestSupport.Deadline());
+            using var pool = JsonDocument.Parse(status.Info["pool"]);
+            var shape = pool.RootElement.GetProperty("shapes")[0];
+            var current = new PoolShape(shape.GetProperty("ready").GetInt32(), shape.GetProperty("hits").GetInt64(), shape.GetProperty("misses").GetInt64());
+            if (done(current))
+            {
+                return current;
+            }
+
+            Assert.True(DateTime.UtcNow < until, $"pool not in the expected state after 120 s: {shape}");
+            await Task.Delay(200);
+        }
+    }
+
+    private sealed record PoolShape(int Ready, long Hits, long Misses);
+}
