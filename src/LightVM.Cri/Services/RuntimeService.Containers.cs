@@ -24,7 +24,8 @@ internal sealed partial class RuntimeService
             metadata.Name, metadata.Attempt, config.Image.Image, config.Command.ToList(), config.Args.ToList(), config.WorkingDir,
             config.Envs.Select(e => KeyValuePair.Create(e.Key, e.Value.ToStringUtf8())).ToList(), mounts, config.LogPath,
             config.Labels.ToDictionary(), config.Annotations.ToDictionary(),
-            security?.RunAsUser?.Value, security?.RunAsGroup?.Value, FromCri(config.Linux?.Resources));
+            security?.RunAsUser?.Value, security?.RunAsGroup?.Value, FromCri(config.Linux?.Resources),
+            security?.RunAsUsername, security?.SupplementalGroups.ToList(), security?.ReadonlyRootfs ?? false);
         var id = await _pods.CreateContainerAsync(request.PodSandboxId, spec, context.CancellationToken).ConfigureAwait(false);
         return new V1.CreateContainerResponse { ContainerId = id };
     }
@@ -86,6 +87,15 @@ internal sealed partial class RuntimeService
             Labels = { c.Metadata.Labels.ToDictionary() },
             Annotations = { c.Metadata.Annotations.ToDictionary() },
             LogPath = c.Metadata.LogPath,
+        };
+        status.User = new V1.ContainerUser
+        {
+            Linux = new V1.LinuxContainerUser
+            {
+                Uid = c.Metadata.Uid,
+                Gid = c.Metadata.Gid,
+                SupplementalGroups = { (c.Metadata.AdditionalGids ?? []).Select(g => (long)g) },
+            },
         };
         if (c.Status.Resources is { } resources)
         {

@@ -11,7 +11,6 @@ namespace LightVM.Runtime.Pods;
 public sealed partial class PodManager
 {
     private const uint SigKill = 9;
-    private const uint SigTerm = 15;
 
     /// <summary>
     /// Builds the container's rootfs (an overlay of the image layers under a per-container upper, mounted inside the
@@ -49,6 +48,7 @@ public sealed partial class PodManager
         }
 
         var args = BuildArgs(spec, image.Config);
+        var stopSignal = StopSignals.Parse(image.Config.StopSignal);
         var id = NewId();
         var nameKey = ContainerNameKey(podId, spec.Name, spec.Attempt);
         if (!_names.TryAdd(nameKey, id))
@@ -64,7 +64,7 @@ public sealed partial class PodManager
             string.IsNullOrEmpty(pod.Metadata.LogDirectory) || string.IsNullOrEmpty(spec.LogPath) ? string.Empty : Path.Combine(pod.Metadata.LogDirectory, spec.LogPath),
             args, MergeEnv(image.Config.Env, spec.Env),
             !string.IsNullOrEmpty(spec.WorkingDir) ? spec.WorkingDir : image.Config.WorkingDir is { Length: > 0 } wd ? wd : "/",
-            (uint)(spec.RunAsUser ?? image.Uid ?? 0), (uint)(spec.RunAsGroup ?? 0), spec.Mounts, relative, DateTimeOffset.UtcNow);
+            0, 0, spec.Mounts, relative, DateTimeOffset.UtcNow, [], spec.ReadOnlyRootfs, stopSignal);
         try
         {
             foreach (var sub in new[] { "upper", "work", "rootfs", "mounts" })
@@ -73,7 +73,11 @@ public sealed partial class PodManager
             }
 
             var inShare = Path.Combine(live.ShareHostPath, relative);
-            HostMounts.Overlay(_images.GetRootfsLayers(image), Path.Combine(hostDir, "upper"), Path.Combine(hostDir, "work"), Path.Combine(inShare, "rootfs"));
+            var rootfs = Path.Combine(inShare, "rootfs");
+            HostMounts.Overlay(_images.GetRootfsLayers(image), Path.Combine(hostDir, "upper"), Path.Combine(hostDir, "work"), rootfs);
+            var identity = ContainerUser.Resolve(spec.RunAsUser, spec.RunAsUsername, spec.RunAsGroup, image.Config.User, spec.SupplementalGroups ?? [],
+                path => RootFiles.ReadText(rootfs, path));
+            metadata = metadata with { Uid = identity.Uid, Gid = identity.Gid, AdditionalGids = identity.AdditionalGids };
             for (var i = 0; i < spec.Mounts.Count; i++)
             {
                 var target = Path.Combine(inShare, "mounts", i.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -128,7 +132,9 @@ public sealed partial class PodManager
             Gid = container.Metadata.Gid,
             Hostname = _pods.Get(container.Metadata.PodId)?.Metadata.Hostname ?? string.Empty,
             Resources = ToAgentResources(container.Status.Resources),
+            ReadonlyRootfs = container.Metadata.ReadOnlyRootfs,
         };
+        request.AdditionalGids.AddRange(container.Metadata.AdditionalGids ?? []);
         request.Args.AddRange(container.Metadata.Args);
         request.Env.AddRange(container.Metadata.Env);
         for (var i = 0; i < container.Metadata.Mounts.Count; i++)
@@ -183,7 +189,7 @@ public sealed partial class PodManager
 
         if (timeout > TimeSpan.Zero)
         {
-            await Quietly(live.Agent.SignalContainerAsync(new SignalContainerRequest { Id = id, Signal = SigTerm }, cancellationToken)).ConfigureAwait(false);
+            await Quietly(live.Agent.SignalContainerAsync(new SignalContainerRequest { Id = id, Signal = container.Metadata.StopSignal }, cancellationToken)).ConfigureAwait(false);
             try
             {
                 await watch.Exited.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);

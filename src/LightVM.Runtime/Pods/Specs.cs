@@ -30,7 +30,10 @@ public sealed record ContainerSpec(
     IReadOnlyDictionary<string, string> Annotations,
     long? RunAsUser,
     long? RunAsGroup,
-    ContainerResources? Resources = null);
+    ContainerResources? Resources = null,
+    string? RunAsUsername = null,
+    IReadOnlyList<long>? SupplementalGroups = null,
+    bool ReadOnlyRootfs = false);
 
 /// <summary>ListPodSandbox filter; null or empty parts match everything.</summary>
 public sealed record PodFilter(string? Id, PodState? State, IReadOnlyDictionary<string, string>? Labels);

@@ -63,7 +63,10 @@ public sealed record ContainerMetadata(
     uint Gid,
     IReadOnlyList<MountSpec> Mounts,
     string Directory,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    IReadOnlyList<uint>? AdditionalGids = null,
+    bool ReadOnlyRootfs = false,
+    uint StopSignal = 15);
 
 /// <summary><see cref="Resources"/> are the limits in force (CreateContainer's, then each UpdateContainerResources merged in).</summary>
 public sealed record ContainerStatus(
