@@ -29,6 +29,32 @@ public sealed class WarmPoolTests
         await cri.Runtime.RemovePodSandboxAsync(new V1.RemovePodSandboxRequest { PodSandboxId = podId }, deadline: PodTestSupport.Deadline());
     }
 
+    [Fact]
+    public async Task RunPodSandbox_PodLimitsAndOverhead_ColdVmSizedForThem()
+    {
+        using var dir = new TempDirectory();
+        await using var daemon = await PodTestSupport.StartDaemonAsync(dir.Path, poolSize: 0);
+        using var cri = daemon.Connect();
+        var config = PodTestSupport.PodConfig("sized", "");
+        config.Linux = new V1.LinuxPodSandboxConfig
+        {
+            Resources = new V1.LinuxContainerResources { CpuPeriod = 100_000, CpuQuota = 150_000, MemoryLimitInBytes = 200L << 20 },
+            Overhead = new V1.LinuxContainerResources { CpuPeriod = 100_000, CpuQuota = 25_000, MemoryLimitInBytes = 40L << 20 },
+        };
+
+        var podId = (await cri.Runtime.RunPodSandboxAsync(new V1.RunPodSandboxRequest { Config = config }, deadline: PodTestSupport.Deadline())).PodSandboxId;
+        var status = await cri.Runtime.PodSandboxStatusAsync(new V1.PodSandboxStatusRequest { PodSandboxId = podId, Verbose = true }, deadline: PodTestSupport.Deadline());
+        using (var info = JsonDocument.Parse(status.Info["info"]))
+        {
+            // 1.5 + 0.25 CPUs -> 2 vCPUs; 200 + 40 MiB + 64 MiB VM overhead, rounded up to 32 MiB -> 320 MiB.
+            var vm = info.RootElement.GetProperty("vm");
+            Assert.Equal((2, 320), (vm.GetProperty("vcpus").GetInt32(), vm.GetProperty("memoryMib").GetInt32()));
+            Assert.Equal("cold", info.RootElement.GetProperty("source").GetString());
+        }
+
+        await cri.Runtime.RemovePodSandboxAsync(new V1.RemovePodSandboxRequest { PodSandboxId = podId }, deadline: PodTestSupport.Deadline());
+    }
+
     private static async Task<PoolShape> WaitPoolAsync(CriClient cri, Func<PoolShape, bool> done)
     {
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(120);

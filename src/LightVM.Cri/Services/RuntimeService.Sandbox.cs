@@ -12,9 +12,14 @@ internal sealed partial class RuntimeService
     {
         var config = request.Config ?? throw new ArgumentException("RunPodSandbox: config is required");
         var metadata = config.Metadata ?? throw new ArgumentException("RunPodSandbox: config.metadata is required");
+        // The VM is sized for the sum of the containers' limits plus the RuntimeClass overhead kubelet passes along;
+        // without a limit it gets the configured default shape.
         var resources = config.Linux?.Resources;
-        double? cpus = resources is { CpuQuota: > 0, CpuPeriod: > 0 } ? (double)resources.CpuQuota / resources.CpuPeriod : null;
-        long? memory = resources is { MemoryLimitInBytes: > 0 } ? resources.MemoryLimitInBytes : null;
+        var overhead = config.Linux?.Overhead;
+        double? cpus = resources is { CpuQuota: > 0, CpuPeriod: > 0 }
+            ? ((double)resources.CpuQuota / resources.CpuPeriod) + (overhead is { CpuQuota: > 0, CpuPeriod: > 0 } ? (double)overhead.CpuQuota / overhead.CpuPeriod : 0)
+            : null;
+        long? memory = resources is { MemoryLimitInBytes: > 0 } ? resources.MemoryLimitInBytes + Math.Max(0, overhead?.MemoryLimitInBytes ?? 0) : null;
         var spec = new PodSpec(metadata.Name, metadata.Namespace, metadata.Uid, metadata.Attempt,
             config.Labels.ToDictionary(), config.Annotations.ToDictionary(), config.LogDirectory, config.Hostname, cpus, memory);
         var id = await _pods.RunPodSandboxAsync(spec, context.CancellationToken).ConfigureAwait(false);
