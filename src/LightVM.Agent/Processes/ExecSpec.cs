@@ -14,8 +14,12 @@ internal sealed class ExecSpec
 
     private readonly StringBuilder _records = new();
 
-    /// <summary>A spec that creates a container (new namespaces, rootfs, mounts).</summary>
-    public static ExecSpec Create(string rootfs, bool noPivot, bool readonlyRootfs, string hostname)
+    /// <summary>
+    /// A spec that creates a container (new namespaces, rootfs, mounts). With <paramref name="podShm"/> (in a pod VM:
+    /// the guest's /dev/shm) the container keeps the VM's IPC namespace and binds that directory at /dev/shm, so the
+    /// containers of a pod share IPC as Kubernetes expects; without it each container gets its own.
+    /// </summary>
+    public static ExecSpec Create(string rootfs, bool noPivot, bool readonlyRootfs, string hostname, string? podShm = null)
     {
         var spec = new ExecSpec();
         spec.Add("mode", "create");
@@ -23,6 +27,11 @@ internal sealed class ExecSpec
         spec.Add("no_pivot", noPivot ? "1" : "0");
         spec.Add("readonly_rootfs", readonlyRootfs ? "1" : "0");
         spec.Add("hostname", hostname);
+        if (podShm is not null)
+        {
+            spec.Add("pod_shm", podShm);
+        }
+
         return spec;
     }
 

@@ -102,7 +102,7 @@ internal sealed partial class AgentService
         LaunchedProcess process;
         try
         {
-            var exec = ExecSpec.Create(spec.Rootfs, _options.NoPivot, spec.ReadonlyRootfs, spec.Hostname)
+            var exec = ExecSpec.Create(spec.Rootfs, _options.NoPivot, spec.ReadonlyRootfs, spec.Hostname, _options.Guest ? "/dev/shm" : null)
                 .Cgroup(container.Cgroup)
                 .Identity(spec.Uid, spec.Gid, spec.AdditionalGids)
                 .Command(spec.Args, spec.Env, spec.Cwd.Length > 0 ? spec.Cwd : "/");

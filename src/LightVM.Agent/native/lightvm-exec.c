@@ -9,9 +9,11 @@
  *               found" precisely instead of a bare exit code.
  *
  * Modes:
- *   create  new mount/UTS/IPC namespaces, private mounts, the rootfs with /proc, a minimal /dev, read-only /sys and
- *           the requested mounts, then pivot_root (or, on the initramfs where pivot_root is impossible, move the
- *           rootfs over / and chroot), hostname, identity, cwd, exec.
+ *   create  new mount, UTS, cgroup (with a cgroup) and IPC (unless pod_shm: then the VM's IPC and /dev/shm are
+ *           shared by the pod's containers) namespaces, private mounts, the rootfs with /proc, a minimal /dev,
+ *           read-only /sys, cgroup2 at /sys/fs/cgroup and the requested mounts, then pivot_root (or, on the
+ *           initramfs where pivot_root is impossible, move the rootfs over / and chroot), hostname, identity, cwd,
+ *           exec.
  *   join    enter a running container (its mount/UTS/IPC namespaces and root, via /proc/<pid>) and exec there.
  * Both modes first start a new session (so the agent can signal the whole process group) and join the cgroup.
  */
@@ -45,7 +47,7 @@ struct mount_spec {
 
 static struct {
     int join;
-    char *rootfs, *hostname, *cgroup, *cwd;
+    char *rootfs, *hostname, *cgroup, *cwd, *pod_shm;
     int no_pivot, readonly_rootfs;
     long join_pid;
     uid_t uid;
@@ -144,6 +146,8 @@ static void parse_spec(char *buf, size_t len)
             spec.hostname = value;
         else if (!strcmp(rec, "cgroup"))
             spec.cgroup = value;
+        else if (!strcmp(rec, "pod_shm"))
+            spec.pod_shm = value;
         else if (!strcmp(rec, "join_pid"))
             spec.join_pid = atol(value);
         else if (!strcmp(rec, "cwd"))
@@ -307,7 +311,10 @@ static void setup_dev(void)
         fail("mount", errno, path);
     join_path(path, dev, "shm");
     mkdir_p(path, 01777);
-    do_mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+    if (spec.pod_shm)
+        do_mount(spec.pod_shm, path, NULL, MS_BIND, NULL);
+    else
+        do_mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
 }
 
 static void setup_user_mount(const struct mount_spec *m)
@@ -375,7 +382,9 @@ static void create_container(void)
     /* With a cgroup (joined already), a cgroup namespace rooted at it: the container sees its own limits at
      * /sys/fs/cgroup, as runtimes (JVM, Go) that size themselves from memory.max and cpu.max expect. */
     int with_cgroup = spec.cgroup && spec.cgroup[0];
-    if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (with_cgroup ? CLONE_NEWCGROUP : 0)) < 0)
+    /* With pod_shm the pod's containers share the VM's IPC namespace and its /dev/shm. */
+    int flags = CLONE_NEWNS | CLONE_NEWUTS | (spec.pod_shm ? 0 : CLONE_NEWIPC) | (with_cgroup ? CLONE_NEWCGROUP : 0);
+    if (unshare(flags) < 0)
         fail("unshare", errno, NULL);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         fail("make mounts private", errno, "/");

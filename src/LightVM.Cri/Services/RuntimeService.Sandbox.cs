@@ -21,7 +21,8 @@ internal sealed partial class RuntimeService
             : null;
         long? memory = resources is { MemoryLimitInBytes: > 0 } ? resources.MemoryLimitInBytes + Math.Max(0, overhead?.MemoryLimitInBytes ?? 0) : null;
         var spec = new PodSpec(metadata.Name, metadata.Namespace, metadata.Uid, metadata.Attempt,
-            config.Labels.ToDictionary(), config.Annotations.ToDictionary(), config.LogDirectory, config.Hostname, cpus, memory);
+            config.Labels.ToDictionary(), config.Annotations.ToDictionary(), config.LogDirectory, config.Hostname, cpus, memory,
+            config.DnsConfig is { } dns ? new PodDns(dns.Servers.ToList(), dns.Searches.ToList(), dns.Options.ToList()) : null);
         var id = await _pods.RunPodSandboxAsync(spec, context.CancellationToken).ConfigureAwait(false);
         return new V1.RunPodSandboxResponse { PodSandboxId = id };
     }

@@ -149,6 +149,19 @@ public sealed partial class PodManager
             });
         }
 
+        var podDirectory = _pods.Get(container.Metadata.PodId)?.Metadata.PodDirectory;
+        foreach (var (containerPath, fileName) in PodFiles.Mounts)
+        {
+            // The pod's shared files, unless the container mounts something of its own there (kubelet's /etc/hosts).
+            if (podDirectory is not null && File.Exists(Path.Combine(podDirectory, fileName)) && request.Mounts.All(m => m.Target != containerPath))
+            {
+                request.Mounts.Add(new Mount
+                {
+                    Source = $"{GuestShareRoot}/{ShareName}/{fileName}", Target = containerPath, Readonly = container.Metadata.ReadOnlyRootfs, Bind = true,
+                });
+            }
+        }
+
         await live.Agent.CreateContainerAsync(request, cancellationToken).ConfigureAwait(false);
         StartContainerResponse started;
         try

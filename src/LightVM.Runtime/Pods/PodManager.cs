@@ -108,6 +108,7 @@ public sealed partial class PodManager : IAsyncDisposable
             var podDir = Path.Combine(_settings.StateRoot, "pods", id);
             Directory.CreateDirectory(Path.Combine(podDir, "containers"));
             undo.Push(("remove pod directory", () => { DeleteTree(podDir); return Task.CompletedTask; }));
+            PodFiles.Write(podDir, spec.Dns, spec.Hostname, "/etc/resolv.conf");
 
             var relative = await vm.AttachShareAsync(podDir, ShareName, readOnly: false, cancellationToken).ConfigureAwait(false);
             var shareHostPath = Path.Combine(vm.Describe().RunDirectory, "share", relative);

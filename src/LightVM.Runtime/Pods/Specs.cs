@@ -13,7 +13,8 @@ public sealed record PodSpec(
     string LogDirectory,
     string Hostname,
     double? Cpus,
-    long? MemoryBytes);
+    long? MemoryBytes,
+    PodDns? Dns = null);
 
 /// <summary>What CreateContainer asks for.</summary>
 public sealed record ContainerSpec(
