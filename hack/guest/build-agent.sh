@@ -24,7 +24,7 @@ if [ -z "$cc" ]; then
 fi
 cflags=(-static -Os -s -Wall -Wextra -Werror -ffunction-sections -fdata-sections -Wl,--gc-sections)
 echo "build-agent: compiling C helpers with $cc ..." >&2
-"$cc" "${cflags[@]}" -o "$out/lightvm-exec" "$native/lightvm-exec.c"
+"$cc" "${cflags[@]}" -o "$out/lightvm-exec" "$native/lightvm-exec.c" "$native/lightvm-exec-rootfs.c"
 "$cc" "${cflags[@]}" -o "$out/lightvm-init" "$native/lightvm-init.c"
 
 for f in lightvm-agent lightvm-exec lightvm-init; do
