@@ -26,6 +26,10 @@ internal static partial class AgentLog
     [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Host disconnected from {Channel}")]
     public static partial void HostDisconnected(ILogger logger, string channel);
 
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Warning,
+        Message = "Port {Channel}: no SIGIO for host connections ({Reason}); polling every {PollMs} ms while disconnected")]
+    public static partial void PortSignalUnavailable(ILogger logger, string channel, string reason, int pollMs);
+
     [LoggerMessage(EventId = 1007, Level = LogLevel.Error, Message = "Host session failed")]
     public static partial void SessionFailed(ILogger logger, Exception exception);
 

@@ -10,14 +10,30 @@ namespace LightVM.Agent.Channels;
 
 /// <summary>
 /// A virtio-serial port found by name (/sys/class/virtio-ports/*/name -> /dev/vportNpM). The port outlives host
-/// connections: while no host is connected read() returns 0 at once and write() blocks. So a connection starts
-/// with the first bytes after a disconnect and ends when read() returns 0. A write still blocked from an old
-/// connection completes when the next host connects; the frames of the new connection queue behind it, never
-/// inside it, and the host skips the stale bytes while it hunts for its handshake answer.
+/// connections: while no host is connected read() returns 0 at once and write() blocks.
+/// <para>
+/// A read() of 0 is not a reliable connection boundary, so the port is served as one continuous byte stream, as a
+/// console ring would be, and a host connection is told apart by its Hello (the protocol session starts a new
+/// epoch on each). The driver learns of host connections on its control queue, handled later than data: after a
+/// quick close and reconnect the guest can read the new host's Hello, answer it, and only then see the old close
+/// as a read() of 0. Ending the stream there dropped that answer and left the new host waiting for ever. A write
+/// still blocked from an old connection completes when the next host connects; the frames of the new connection
+/// queue behind it, never inside it, and the host skips the stale bytes while it hunts for its handshake answer.
+/// The bytes of a frame a dead host left half sent are dropped by the session's stall timeout.
+/// </para>
+/// <para>
+/// While no host is connected poll() reports a hangup at once, so it cannot wait for one. The port's SIGIO can: the
+/// driver raises it when the host connects or data arrives. It is routed to the read thread alone (F_SETOWN_EX with
+/// the thread id), blocked there and taken with sigtimedwait, so no other thread and no handler ever sees it. A
+/// claimed pooled VM answers its first handshake at once instead of on the next poll tick.
+/// </para>
 /// </summary>
 internal sealed class VirtioSerialChannel : IHostChannel
 {
     private static readonly TimeSpan DisconnectedPoll = TimeSpan.FromMilliseconds(100);
+
+    // With SIGIO the wait is only a backstop for a lost signal.
+    private static readonly TimeSpan DisconnectedSignalWait = TimeSpan.FromSeconds(1);
     private readonly string _name;
     private readonly ILogger _logger;
     private readonly int _maxFrameBytes;
@@ -95,7 +111,10 @@ internal sealed class VirtioSerialChannel : IHostChannel
     private unsafe void ReadLoop()
     {
         var buffer = new byte[16 * 1024];
+        var sigio = stackalloc byte[Libc.SigsetSize];
+        var signalled = TryRouteSigioHere(sigio);
         Session? current = null;
+        var disconnected = false;
         while (!_stopping)
         {
             nint read;
@@ -106,6 +125,7 @@ internal sealed class VirtioSerialChannel : IHostChannel
 
             if (read > 0)
             {
+                disconnected = false;
                 if (current is null || current.Ended)
                 {
                     current = new Session(this);
@@ -118,14 +138,23 @@ internal sealed class VirtioSerialChannel : IHostChannel
 
             if (read == 0)
             {
-                if (current is not null)
+                if (current is not null && !disconnected)
                 {
-                    current.End();
-                    current = null;
+                    // Logged once per disconnect; the stream goes on (see the class comment).
                     AgentLog.HostDisconnected(_logger, _name);
                 }
 
-                Thread.Sleep(DisconnectedPoll);
+                disconnected = true;
+
+                if (signalled)
+                {
+                    WaitForSigio(sigio);
+                }
+                else
+                {
+                    Thread.Sleep(DisconnectedPoll);
+                }
+
                 continue;
             }
 
@@ -134,6 +163,43 @@ internal sealed class VirtioSerialChannel : IHostChannel
                 Thread.Sleep(DisconnectedPoll);
             }
         }
+    }
+
+    /// <summary>Blocks SIGIO on this thread and has the port send it here; false (and polling) if that fails.</summary>
+    // Unsafe: the sigset and f_owner_ex live on the caller's stack for the calls.
+    private unsafe bool TryRouteSigioHere(byte* sigio)
+    {
+        new Span<byte>(sigio, Libc.SigsetSize).Clear();
+        sigio[(Libc.SigIo - 1) / 8] |= (byte)(1 << ((Libc.SigIo - 1) % 8));
+        var error = Libc.pthread_sigmask(Libc.SigBlock, sigio, null);
+        if (error == 0)
+        {
+            var owner = stackalloc int[2];
+            owner[0] = Libc.FOwnerTid;
+            owner[1] = Libc.gettid();
+            var flags = Libc.fcntl(_fd, Libc.FGetfl, 0);
+            if (flags >= 0 && Libc.fcntl_ptr(_fd, Libc.FSetownEx, owner) == 0 && Libc.fcntl(_fd, Libc.FSetfl, flags | Libc.OAsync) == 0)
+            {
+                return true;
+            }
+
+            error = Marshal.GetLastPInvokeError();
+        }
+
+        AgentLog.PortSignalUnavailable(_logger, _name, Libc.Describe(error), (int)DisconnectedPoll.TotalMilliseconds);
+        return false;
+    }
+
+    // Unsafe: the sigset is the caller's; siginfo and timespec are on this stack.
+    private static unsafe void WaitForSigio(byte* sigio)
+    {
+        var info = stackalloc byte[Libc.SiginfoSize];
+        var timeout = stackalloc long[2];
+        timeout[0] = (long)DisconnectedSignalWait.TotalSeconds;
+        timeout[1] = 0;
+
+        // Returns on the signal, the backstop timeout (EAGAIN) or another signal (EINTR): each means "read again".
+        _ = Libc.sigtimedwait(sigio, info, timeout);
     }
 
     // Unsafe: write() reads within the pinned span's bounds.
@@ -167,7 +233,7 @@ internal sealed class VirtioSerialChannel : IHostChannel
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>The bytes between two disconnects.</summary>
+    /// <summary>The byte stream handed to one protocol session; a new one starts only when a session gave up.</summary>
     private sealed class Session
     {
         private readonly VirtioSerialChannel _channel;

@@ -28,11 +28,37 @@ internal static unsafe partial class Libc
     /// <summary>glibc's posix_spawn_file_actions_t is 80 bytes; reserve more in case the layout grows.</summary>
     public const int SpawnFileActionsSize = 256;
 
+    public const int EAgain = 11;
+    public const int FGetfl = 3;
+    public const int FSetfl = 4;
+    public const int FSetownEx = 15;
+    public const int FOwnerTid = 0;
+    public const int OAsync = 0x2000;
+    public const int SigBlock = 0;
+    public const int SigIo = 29;
+
+    /// <summary>sizeof(sigset_t) and sizeof(siginfo_t) in glibc and musl on x86-64.</summary>
+    public const int SigsetSize = 128;
+    public const int SiginfoSize = 128;
+
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int pipe2(int* fds, int flags);
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int fcntl(int fd, int cmd, int arg);
+
+    [LibraryImport(Lib, EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int fcntl_ptr(int fd, int cmd, void* arg);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int gettid();
+
+    [LibraryImport(Lib)]
+    public static partial int pthread_sigmask(int how, void* set, void* oldSet);
+
+    /// <summary>timeout: struct timespec { long tv_sec; long tv_nsec; }.</summary>
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int sigtimedwait(void* set, void* info, long* timeout);
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int close(int fd);

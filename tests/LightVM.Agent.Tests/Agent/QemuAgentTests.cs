@@ -1,5 +1,6 @@
 using System.Text;
 using LightVM.Agent.Protocol;
+using LightVM.Agent.Protocol.Client;
 using LightVM.Protos.Agent.V1;
 
 namespace LightVM.Agent.Tests.Agent;
@@ -10,6 +11,40 @@ public sealed class QemuAgentTests
 {
     private const string Rootfs = "/run/lightvm/share/rootfs";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    [QemuFact]
+    public async Task Guest_HostReconnectsAtOnce_EveryHandshakeIsAnswered()
+    {
+        // The runtime's boot probe closes its connection and RunPodSandbox connects right after: the guest may see
+        // the disconnect late, or not at all, and must still answer every new handshake.
+        await using var guest = await QemuGuest.BootAsync(await GuestBinaries.DirectoryAsync());
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        try
+        {
+            await using (var first = guest.CreateClient())
+            {
+                await first.PingAsync(new PingRequest(), timeout.Token); // waits for the boot
+            }
+
+            for (var round = 0; round < 40; round++)
+            {
+                // The runtime's handshake timeout: a Hello the guest drops fails the round instead of waiting long.
+                await using var client = guest.CreateClient(new AgentClientOptions().HandshakeTimeout);
+                if (round % 2 == 0)
+                {
+                    await client.PingAsync(new PingRequest(), timeout.Token);
+                }
+                else
+                {
+                    await client.ConnectAsync(timeout.Token);
+                }
+            }
+        }
+        catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+        {
+            throw new InvalidOperationException($"{e.Message}\nguest console:\n{guest.ConsoleLog}", e);
+        }
+    }
 
     [QemuFact]
     public async Task Guest_ContainerExecReconnectShutdown_WorkOverVirtioSerial()
@@ -81,7 +116,7 @@ public sealed class QemuAgentTests
                 Assert.Equal("gone\n", (await client.ExecSyncAsync(check, timeout.Token)).Stdout.ToStringUtf8());
             }
 
-            // The host went away and came back: the guest saw the port close and kept everything.
+            // The host went away and came back with a new handshake: the guest kept everything.
             await using var again = guest.CreateClient();
             var list = await again.ListContainersAsync(new ListContainersRequest(), timeout.Token);
             Assert.Equal(ContainerState.Exited, list.Containers.Single(c => c.Id == "c1").State);

@@ -81,14 +81,14 @@ internal sealed class QemuGuest : IAsyncDisposable
         return guest;
     }
 
-    public AgentClient CreateClient() => new(
+    public AgentClient CreateClient(TimeSpan? handshakeTimeout = null) => new(
         async cancellationToken =>
         {
             var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(SocketPath), cancellationToken);
             return new NetworkStream(socket, ownsSocket: true);
         },
-        new AgentClientOptions { Name = "qemu-test", HandshakeTimeout = TimeSpan.FromSeconds(60), KeepAliveInterval = TimeSpan.FromSeconds(1) });
+        new AgentClientOptions { Name = "qemu-test", HandshakeTimeout = handshakeTimeout ?? TimeSpan.FromSeconds(60), KeepAliveInterval = TimeSpan.FromSeconds(1) });
 
     public Task WaitForExitAsync(TimeSpan timeout) => _qemu.WaitForExitAsync().WaitAsync(timeout);
 
