@@ -45,6 +45,9 @@ public interface IVm : IAsyncDisposable
 
     /// <summary>Facts for verbose status.</summary>
     VmInfo Describe();
+
+    /// <summary>The last output of the guest console (kernel and agent messages), for error messages and logs.</summary>
+    string ConsoleTail(int maxChars = 600);
 }
 
 public enum VmState

@@ -65,6 +65,8 @@ internal sealed class FakeVm(string id, VmShape shape) : IVm
 
     public Task KillAsync(CancellationToken cancellationToken) => StopAsync(TimeSpan.Zero, cancellationToken);
 
+    public string ConsoleTail(int maxChars = 600) => "(fake console)";
+
     public VmInfo Describe() => new(id, "fake", shape, 1, "none", DateTimeOffset.UtcNow, TimeSpan.Zero, "/nonexistent", false);
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

@@ -26,5 +26,7 @@ internal sealed class PooledVm(IVm inner) : IVm
 
     public VmInfo Describe() => inner.Describe() with { FromPool = true };
 
+    public string ConsoleTail(int maxChars = 600) => inner.ConsoleTail(maxChars);
+
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 }

@@ -212,6 +212,8 @@ internal sealed partial class QemuVm : IVm
     public VmInfo Describe() => new(
         Id, "qemu", Shape, Record.VmmPid, Record.Accel, Record.PreparedAt, Record.BootDuration, Record.RunDirectory, FromPool: false);
 
+    public string ConsoleTail(int maxChars = 600) => _paths.ConsoleTail(maxChars);
+
     /// <summary>Drops the QMP connection without touching the VMM (daemon shutdown leaves VMs running).</summary>
     public async ValueTask DisposeAsync()
     {
