@@ -11,6 +11,9 @@ internal static partial class RuntimeLog
     [LoggerMessage(EventId = 7002, Level = LogLevel.Warning, Message = "pod {Name}: RunPodSandbox failed, rolled back: {Reason}")]
     public static partial void PodRolledBack(ILogger logger, string name, string reason);
 
+    [LoggerMessage(EventId = 7006, Level = LogLevel.Warning, Message = "pod {Name}: the agent did not serve RunPodSandbox; guest console: {Console}")]
+    public static partial void PodAgentFailedConsole(ILogger logger, string name, string console);
+
     [LoggerMessage(EventId = 7003, Level = LogLevel.Warning, Message = "pod {Name}: rollback step {Step} failed: {Reason}")]
     public static partial void RollbackStepFailed(ILogger logger, string name, string step, string reason);
 

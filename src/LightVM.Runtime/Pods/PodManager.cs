@@ -34,7 +34,10 @@ public sealed partial class PodManager : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, LivePod> _live = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _names = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _lifecycle = new(1, 1);
+
+    // One lock per pod for stop and VMM-death handling: a pod whose VM takes its stop timeout to go does not hold up
+    // any other pod. Removed with the pod; never disposed, so a late waiter on a removed pod's lock cannot fault.
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _podLocks = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _shutdown = new();
 
     public PodManager(
@@ -61,14 +64,26 @@ public sealed partial class PodManager : IAsyncDisposable
         }
     }
 
-    /// <summary>The probe the backend runs on a new VM: a protocol handshake with the agent.</summary>
-    public static AgentProbe AgentHandshake { get; } = async (stream, cancellationToken) =>
+    /// <summary>
+    /// The probe the backend runs on a new VM, part of prepare (off the RunPodSandbox path): a protocol handshake
+    /// with the agent, then the guest mounts the VM's share root. Pod directories bound below the share root later,
+    /// at claim time, appear in the guest at once, so a claim needs no guest mount.
+    /// </summary>
+    public static AgentProbe GuestReady { get; } = async (stream, cancellationToken) =>
     {
         var handed = false;
         await using var client = new AgentClient(
             _ => handed ? throw new AgentException(AgentErrorKind.Unavailable, "probe stream already used") : new ValueTask<Stream>(Take()),
             new AgentClientOptions { Name = "probe" });
         await client.ConnectAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await client.MountShareAsync(ShareRootMount(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (AgentException e) when (e.Kind == AgentErrorKind.AlreadyExists)
+        {
+            // An earlier probe of this VM mounted it and lost the answer.
+        }
 
         Stream Take()
         {
@@ -94,11 +109,13 @@ public sealed partial class PodManager : IAsyncDisposable
 
         var undo = new Stack<(string Step, Func<Task> Action)>();
         undo.Push(("release name", () => { _names.TryRemove(nameKey, out _); return Task.CompletedTask; }));
+        IVm? prepared = null;
         try
         {
             var shape = _toolstack.ShapeFor(spec.Cpus, spec.MemoryBytes);
             var claim = Stopwatch.StartNew();
             var vm = await _backend.PrepareAsync(shape, cancellationToken).ConfigureAwait(false);
+            prepared = vm;
             undo.Push(("stop VM", async () =>
             {
                 await vm.KillAsync(CancellationToken.None).ConfigureAwait(false);
@@ -119,13 +136,7 @@ public sealed partial class PodManager : IAsyncDisposable
                 new AgentClientOptions { Name = $"pod-{id[..12]}" },
                 _loggerFactory.CreateLogger<AgentClient>());
             undo.Push(("close agent", () => agent.DisposeAsync().AsTask()));
-            await agent.MountShareAsync(new MountShareRequest
-            {
-                Source = VmShares.Tag,
-                Target = GuestShareRoot,
-                Fstype = "9p",
-                Options = "trans=virtio,version=9p2000.L,msize=262144",
-            }, cancellationToken).ConfigureAwait(false);
+            await agent.ConnectAsync(cancellationToken).ConfigureAwait(false);
             claim.Stop();
 
             var info = vm.Describe();
@@ -140,6 +151,12 @@ public sealed partial class PodManager : IAsyncDisposable
         }
         catch (Exception e)
         {
+            if (e is AgentException && prepared is not null)
+            {
+                // Read before the rollback removes the VM: the guest's last words usually say why the agent failed.
+                RuntimeLog.PodAgentFailedConsole(_logger, spec.Name, prepared.ConsoleTail(2000));
+            }
+
             while (undo.TryPop(out var step))
             {
                 try
@@ -162,7 +179,8 @@ public sealed partial class PodManager : IAsyncDisposable
     {
         var pod = ResolvePod(idOrPrefix);
         var id = pod.Metadata.Id;
-        await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var podLock = PodLock(id);
+        await podLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             if (_live.TryRemove(id, out var live))
@@ -215,7 +233,7 @@ public sealed partial class PodManager : IAsyncDisposable
         }
         finally
         {
-            _lifecycle.Release();
+            podLock.Release();
         }
     }
 
@@ -236,6 +254,7 @@ public sealed partial class PodManager : IAsyncDisposable
 
         DeleteTree(pod.Metadata.PodDirectory);
         _pods.Delete(pod.Metadata.Id);
+        _podLocks.TryRemove(pod.Metadata.Id, out _);
         _names.TryRemove(PodNameKey(pod.Metadata.Name, pod.Metadata.Namespace, pod.Metadata.Uid, pod.Metadata.Attempt), out _);
         RuntimeLog.PodRemoved(_logger, pod.Metadata.Id);
     }
@@ -268,7 +287,6 @@ public sealed partial class PodManager : IAsyncDisposable
             await live.Agent.DisposeAsync().ConfigureAwait(false);
         }
 
-        _lifecycle.Dispose();
         _shutdown.Dispose();
     }
 
@@ -288,7 +306,8 @@ public sealed partial class PodManager : IAsyncDisposable
             return;
         }
 
-        await _lifecycle.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        var podLock = PodLock(podId);
+        await podLock.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
             if (!_live.TryRemove(new KeyValuePair<string, LivePod>(podId, live)))
@@ -328,9 +347,19 @@ public sealed partial class PodManager : IAsyncDisposable
         }
         finally
         {
-            _lifecycle.Release();
+            podLock.Release();
         }
     }
+
+    private static MountShareRequest ShareRootMount() => new()
+    {
+        Source = VmShares.Tag,
+        Target = GuestShareRoot,
+        Fstype = "9p",
+        Options = "trans=virtio,version=9p2000.L,msize=262144",
+    };
+
+    private SemaphoreSlim PodLock(string podId) => _podLocks.GetOrAdd(podId, _ => new SemaphoreSlim(1, 1));
 
     private async Task StopOrphanAsync(VmRecord record, CancellationToken cancellationToken)
     {
