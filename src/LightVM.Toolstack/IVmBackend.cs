@@ -8,6 +8,13 @@ namespace LightVM.Toolstack;
 /// </summary>
 public interface IVmBackend
 {
+    /// <summary>
+    /// The one-time host work every VM needs before its first boot (QEMU: choosing the accelerator, which for
+    /// <c>auto</c> is a test boot). Called at start-up so the first RunPodSandbox does not pay for it; PrepareAsync
+    /// does it too if nothing did. A failure here is reported again by PrepareAsync.
+    /// </summary>
+    Task WarmUpAsync(CancellationToken cancellationToken);
+
     /// <summary>A booted VM of <paramref name="shape"/> whose agent answered the readiness probe.</summary>
     /// <exception cref="ToolstackException">Nothing of the failed VM is left behind.</exception>
     Task<IVm> PrepareAsync(VmShape shape, CancellationToken cancellationToken);

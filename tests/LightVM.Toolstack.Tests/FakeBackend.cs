@@ -9,6 +9,16 @@ internal sealed class FakeBackend : IVmBackend
 
     public List<FakeVm> Prepared { get; } = [];
 
+    public int WarmUps => _warmUps;
+
+    private int _warmUps;
+
+    public Task WarmUpAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _warmUps);
+        return Fail ? throw new ToolstackException(ToolstackErrorKind.Unavailable, "fake warm-up failure") : Task.CompletedTask;
+    }
+
     public Task<IVm> PrepareAsync(VmShape shape, CancellationToken cancellationToken)
     {
         if (Fail)

@@ -21,6 +21,7 @@ public sealed class WarmPoolTests
         Assert.False(vm.Describe().FromPool);
         Assert.Single(_backend.Prepared);
         Assert.Empty(pool.GetCounters());
+        Assert.Equal(1, _backend.WarmUps); // the one-time backend work ran at start even with the pool off
         await pool.StopAsync(CancellationToken.None);
     }
 

@@ -27,4 +27,7 @@ internal static partial class PoolLog
 
     [LoggerMessage(5207, LogLevel.Warning, "Warm pool: stopping VM {Vm} failed: {Problem}")]
     public static partial void StopFailed(ILogger logger, string vm, string problem);
+
+    [LoggerMessage(5208, LogLevel.Warning, "Backend warm-up failed (the first VM boot retries it): {Problem}")]
+    public static partial void WarmUpFailed(ILogger logger, string problem);
 }

@@ -91,6 +91,8 @@ public sealed class WarmPool : BackgroundService, IVmBackend
         }
     }
 
+    public Task WarmUpAsync(CancellationToken cancellationToken) => _inner.WarmUpAsync(cancellationToken);
+
     public Task<IVm> RecoverAsync(VmRecord record, CancellationToken cancellationToken) =>
         _inner.RecoverAsync(record, cancellationToken);
 
@@ -134,6 +136,22 @@ public sealed class WarmPool : BackgroundService, IVmBackend
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Before any refill, and with the pool off too: the first pod must not pay for the backend's one-time work.
+        try
+        {
+            await _inner.WarmUpAsync(stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            return;
+        }
+#pragma warning disable CA1031 // Reported again, with its cause, by the first PrepareAsync.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            PoolLog.WarmUpFailed(_logger, e.Message);
+        }
+
         if (!Enabled)
         {
             return;

@@ -35,6 +35,8 @@ public sealed partial class QemuBackend : IVmBackend
     /// <summary>The accelerator in use, once chosen; null before the first prepare.</summary>
     public AccelChoice? Accel => _accel;
 
+    public Task WarmUpAsync(CancellationToken cancellationToken) => ResolveAccelAsync(cancellationToken);
+
     public async Task<IVm> PrepareAsync(VmShape shape, CancellationToken cancellationToken)
     {
         shape.EnsureValid();
