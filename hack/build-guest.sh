@@ -22,12 +22,14 @@ log "guest: agent (NativeAOT) and static helpers -> $agent_dir"
 hack/guest/build-agent.sh "$agent_dir" >&2
 
 log "guest: initramfs"
+# Its report goes to stderr through a pipe, not "tee /dev/stderr": opening /dev/stderr again truncates a log file
+# the caller redirected stderr to.
 initrd=$(hack/guest/tinyx.sh initramfs --cache "$cache" \
     --init "$agent_dir/lightvm-init" \
     --elf "$agent_dir/lightvm-agent:/usr/bin/lightvm-agent" \
     --file "$agent_dir/lightvm-exec:/usr/libexec/lightvm/lightvm-exec" \
     --dir /proc --dir /sys --dir /dev --dir /run --dir /tmp:1777 --dir /mnt \
-    "${extra[@]}" | tee /dev/stderr | awk '/^initramfs:/ {print $2}')
+    "${extra[@]}" | tee >(cat >&2) | awk '/^initramfs:/ {print $2}')
 [[ -f "$initrd" ]] || die "initramfs build did not report an image"
 
 printf 'KERNEL=%s\nINITRD=%s\nAGENT_DIR=%s\n' "$kernel" "$initrd" "$agent_dir" > "$cache/guest/current.env.tmp"

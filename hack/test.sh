@@ -12,7 +12,7 @@ ensure_packages "${TEST_PACKAGES[@]}"
 log "building (Release)"
 dotnet build LightVM.Cri.sln -c Release -warnaserror -nologo -v quiet
 
-# The guest every VM test boots: Tinyx kernel (built once, ~10 min on 2 cores, then cached) and initramfs.
+# The guest every VM test boots: Tinyx kernel (built once, 4-10 min on 2 cores, then cached) and initramfs.
 export LIGHTVM_CACHE_DIR=${LIGHTVM_CACHE_DIR:-/var/cache/lightvm}
 hack/build-guest.sh
 # shellcheck disable=SC1091
@@ -23,9 +23,10 @@ results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
 log "running tests"
 set +e
-# One test assembly at a time: several of them boot QEMU guests under TCG, and on 2 cores running them all at
-# once only trades speed for timeouts. Tests inside an assembly still run in parallel.
-dotnet test LightVM.Cri.sln -c Release --no-build --nologo \
+# One test assembly at a time (-m:1: dotnet test otherwise runs as many projects at once as there are CPUs):
+# several of them boot QEMU guests under TCG, and on 2 cores running them together only trades speed for
+# timeouts. Tests inside an assembly still run in parallel.
+dotnet test LightVM.Cri.sln -c Release --no-build --nologo -m:1 \
     --logger "console;verbosity=normal" --results-directory "$results" "$@" \
     -- RunConfiguration.MaxCpuCount=1 2>&1 | tee "$results/out.log"
 status=${PIPESTATUS[0]}
