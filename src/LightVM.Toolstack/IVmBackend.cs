@@ -20,6 +20,13 @@ public interface IVmBackend
     Task<IVm> PrepareAsync(VmShape shape, CancellationToken cancellationToken);
 
     /// <summary>
+    /// <see cref="PrepareAsync"/> for a VM nobody waits for yet (a pool refill): the backend may boot it with less
+    /// CPU priority than pod work, so refills never slow the pods running or starting; the VM it returns runs at
+    /// normal priority like any other.
+    /// </summary>
+    Task<IVm> PrepareInBackgroundAsync(VmShape shape, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Reattaches to a VM a previous daemon prepared, from the record it persisted. A VM whose VMM died meanwhile
     /// comes back <see cref="VmState.Exited"/> (so <see cref="IVm.StopAsync"/> can clean up); NotFound when even
     /// its run directory is gone.

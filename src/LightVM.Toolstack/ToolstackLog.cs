@@ -40,6 +40,13 @@ internal static partial class ToolstackLog
     [LoggerMessage(5011, LogLevel.Debug, "VM {Vm}: agent probe attempt failed, retrying: {Problem}")]
     public static partial void ProbeRetry(ILogger logger, string vm, string problem);
 
+    [LoggerMessage(5012, LogLevel.Debug, "VM {Vm}: booted in the background at nice {Nice}, now at normal priority")]
+    public static partial void BackgroundBoot(ILogger logger, string vm, int nice);
+
+    [LoggerMessage(5013, LogLevel.Warning,
+        "VM {Vm}: could not return the VMM to normal priority ({Problem}); the VM is dropped and later pool refills boot at normal priority")]
+    public static partial void BackgroundNiceDisabled(ILogger logger, string vm, string problem);
+
     [LoggerMessage(5020, LogLevel.Warning, "VM {Vm}: left by a previous daemon and claimed by no pod; stopped (VMM pid {Pid})")]
     public static partial void OrphanStopped(ILogger logger, string vm, int pid);
 

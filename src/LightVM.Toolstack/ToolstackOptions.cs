@@ -49,6 +49,13 @@ public sealed class ToolstackOptions
     /// </summary>
     public int TcgTbSizeMib { get; set; } = 16;
 
+    /// <summary>
+    /// The nice value pool refills boot at (0 = normal priority), so they take CPU only when pods leave it; the VM
+    /// goes back to normal priority once its agent answers. Needs CAP_SYS_NICE to go back; without it refills boot
+    /// at normal priority.
+    /// </summary>
+    public int BackgroundBootNice { get; set; } = 10;
+
     /// <summary>From VMM start to agent ready.</summary>
     public int BootTimeoutSeconds { get; set; } = 30;
 
@@ -121,6 +128,11 @@ public sealed class ToolstackOptions
         if (TcgTbSizeMib is < 1 or > 2048)
         {
             yield return $"{prefix}.tcg_tb_size_mib: must be 1..2048, got {TcgTbSizeMib}";
+        }
+
+        if (BackgroundBootNice is < 0 or > 19)
+        {
+            yield return $"{prefix}.background_boot_nice: must be 0..19, got {BackgroundBootNice}";
         }
 
         if (BootTimeoutSeconds is < 1 or > 600)

@@ -35,6 +35,16 @@ internal sealed class FakeBackend : IVmBackend
         return Task.FromResult<IVm>(vm);
     }
 
+    public int BackgroundPrepares => _backgroundPrepares;
+
+    private int _backgroundPrepares;
+
+    public Task<IVm> PrepareInBackgroundAsync(VmShape shape, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _backgroundPrepares);
+        return PrepareAsync(shape, cancellationToken);
+    }
+
     public Task<IVm> RecoverAsync(VmRecord record, CancellationToken cancellationToken) =>
         throw new ToolstackException(ToolstackErrorKind.NotFound, "fake");
 

@@ -14,7 +14,7 @@ public sealed class OptionsTests
     [Fact]
     public void Validate_BadValues_OneMessagePerKeyStartingWithIt()
     {
-        var toolstack = new ToolstackOptions { Backend = "xen", Kernel = "vmlinux", DefaultVcpus = 0, TcgTbSizeMib = 0 };
+        var toolstack = new ToolstackOptions { Backend = "xen", Kernel = "vmlinux", DefaultVcpus = 0, TcgTbSizeMib = 0, BackgroundBootNice = 20 };
         var pool = new PoolOptions { Size = -1, RefillConcurrency = 0, Shapes = ["1x128", "big", "0x128"] };
 
         var problems = toolstack.Validate("toolstack").Concat(pool.Validate("pool")).ToList();
@@ -25,6 +25,7 @@ public sealed class OptionsTests
             p => Assert.StartsWith("toolstack.kernel: must be an absolute path", p, StringComparison.Ordinal),
             p => Assert.StartsWith("toolstack.default_vcpus:", p, StringComparison.Ordinal),
             p => Assert.StartsWith("toolstack.tcg_tb_size_mib:", p, StringComparison.Ordinal),
+            p => Assert.StartsWith("toolstack.background_boot_nice: must be 0..19", p, StringComparison.Ordinal),
             p => Assert.StartsWith("pool.size:", p, StringComparison.Ordinal),
             p => Assert.StartsWith("pool.refill_concurrency:", p, StringComparison.Ordinal),
             p => Assert.StartsWith("pool.shapes[1]: \"big\"", p, StringComparison.Ordinal),

@@ -58,6 +58,38 @@ public sealed class QemuBackendTests(TestGuest guest) : IDisposable
     }
 
     [Fact]
+    public async Task PrepareInBackgroundAsync_BootsNicedThenEveryVmmThreadBackAtNormalPriority()
+    {
+        // The probe runs while the VM boots: it reads the nice values of the one VMM under this run root.
+        IReadOnlyList<int>? duringBoot = null;
+        AgentProbe probe = async (stream, ct) =>
+        {
+            var pidFile = Directory.GetFiles(VmsRoot, "qemu.pid", SearchOption.AllDirectories).Single();
+            duringBoot ??= ThreadNiceValues(int.Parse(await File.ReadAllTextAsync(pidFile, ct), System.Globalization.CultureInfo.InvariantCulture));
+            await AgentProbes.FirstLine(stream, ct);
+        };
+        var backend = new QemuBackend(guest.Options(), _runRoot.Path, probe, _logs);
+
+        var vm = await backend.PrepareInBackgroundAsync(new VmShape(1, 128), Ct);
+        try
+        {
+            Assert.NotNull(duringBoot);
+            Assert.All(duringBoot, nice => Assert.Equal(10, nice));
+            Assert.All(ThreadNiceValues(vm.Describe().VmmPid), nice => Assert.Equal(0, nice));
+            Assert.Contains(_logs.Entries, e => e.Id.Id == 5012 && e.Message.Contains(vm.Id, StringComparison.Ordinal));
+        }
+        finally
+        {
+            await vm.StopAsync(TimeSpan.FromSeconds(5), Ct);
+        }
+
+        // A request's boot is never niced.
+        var cold = await backend.PrepareAsync(new VmShape(1, 128), Ct);
+        Assert.All(ThreadNiceValues(cold.Describe().VmmPid), nice => Assert.Equal(0, nice));
+        await cold.StopAsync(TimeSpan.FromSeconds(5), Ct);
+    }
+
+    [Fact]
     public async Task Exited_VmmKilledFromOutside_FiresWithReason()
     {
         var vm = await Backend().PrepareAsync(new VmShape(1, 128), Ct);
@@ -241,6 +273,20 @@ public sealed class QemuBackendTests(TestGuest guest) : IDisposable
         Assert.Contains(_logs.Entries, e => e.Id.Id == 5006 && e.Message.Contains("falling back to TCG", StringComparison.Ordinal));
         Assert.Same(choice, await backend.ResolveAccelAsync(Ct)); // cached
         AssertNothingLeft();
+    }
+
+    /// <summary>The nice value of each thread of <paramref name="pid"/> (field 19 of /proc/pid/task/tid/stat).</summary>
+    private static List<int> ThreadNiceValues(int pid)
+    {
+        var values = new List<int>();
+        foreach (var task in Directory.GetDirectories($"/proc/{pid}/task"))
+        {
+            var stat = File.ReadAllText(Path.Combine(task, "stat"));
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // fields[0] is field 3 (state)
+            values.Add(int.Parse(fields[16], System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return values;
     }
 
     private QemuBackend Backend(ToolstackOptions? options = null) =>

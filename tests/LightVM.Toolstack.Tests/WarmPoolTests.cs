@@ -39,6 +39,7 @@ public sealed class WarmPoolTests
         Assert.Equal((1L, 0L), (counters.Hits, counters.Misses));
         await WaitForAsync(pool, c => c.Ready == 2);
         Assert.Equal(3, _backend.Prepared.Count);
+        Assert.Equal(3, _backend.BackgroundPrepares); // refills are background boots, never on a request's priority
         await pool.StopAsync(CancellationToken.None);
     }
 

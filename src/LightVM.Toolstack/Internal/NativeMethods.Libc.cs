@@ -26,6 +26,12 @@ internal static partial class NativeMethods
         [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         internal static partial int Umount2(string target, int flags);
 
+        internal const int PrioProcess = 0;
+
+        /// <summary>setpriority(2); on Linux PRIO_PROCESS with a thread id sets that one thread's nice value.</summary>
+        [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+        internal static partial int SetPriority(int which, uint who, int prio);
+
         /// <summary>kill(2).</summary>
         [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
         internal static partial int Kill(int pid, int signal);

@@ -93,6 +93,9 @@ public sealed class WarmPool : BackgroundService, IVmBackend
 
     public Task WarmUpAsync(CancellationToken cancellationToken) => _inner.WarmUpAsync(cancellationToken);
 
+    public Task<IVm> PrepareInBackgroundAsync(VmShape shape, CancellationToken cancellationToken) =>
+        _inner.PrepareInBackgroundAsync(shape, cancellationToken);
+
     public Task<IVm> RecoverAsync(VmRecord record, CancellationToken cancellationToken) =>
         _inner.RecoverAsync(record, cancellationToken);
 
@@ -215,7 +218,7 @@ public sealed class WarmPool : BackgroundService, IVmBackend
             await _bootSlots.WaitAsync(stoppingToken).ConfigureAwait(false);
             try
             {
-                vm = await _inner.PrepareAsync(slot.Shape, stoppingToken).ConfigureAwait(false);
+                vm = await _inner.PrepareInBackgroundAsync(slot.Shape, stoppingToken).ConfigureAwait(false);
             }
             finally
             {

@@ -22,6 +22,9 @@ public sealed partial class QemuBackend : IVmBackend
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _mine = new(StringComparer.Ordinal);
     private AccelChoice? _accel;
 
+    // Cleared the first time a VMM cannot be put back to normal priority: later refills boot at normal priority.
+    private volatile bool _backgroundNice;
+
     /// <param name="runRoot">The daemon's <c>state.run_root</c>.</param>
     /// <param name="probe">Decides when a guest's agent is ready; <see cref="AgentProbes.FirstLine"/> needs no protocol.</param>
     public QemuBackend(ToolstackOptions options, string runRoot, AgentProbe probe, ILoggerFactory loggerFactory)
@@ -30,6 +33,7 @@ public sealed partial class QemuBackend : IVmBackend
         _vmsRoot = Path.Combine(runRoot, "vms");
         _probe = probe;
         _logger = loggerFactory.CreateLogger<QemuBackend>();
+        _backgroundNice = options.BackgroundBootNice > 0 && VmmPriority.CanRaise();
     }
 
     /// <summary>The accelerator in use, once chosen; null before the first prepare.</summary>
@@ -41,7 +45,15 @@ public sealed partial class QemuBackend : IVmBackend
     {
         shape.EnsureValid();
         var accel = await ResolveAccelAsync(cancellationToken).ConfigureAwait(false);
-        return await PrepareCoreAsync(shape, accel.Accel, TimeSpan.FromSeconds(_options.BootTimeoutSeconds), cancellationToken).ConfigureAwait(false);
+        return await PrepareCoreAsync(shape, accel.Accel, TimeSpan.FromSeconds(_options.BootTimeoutSeconds), 0, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<IVm> PrepareInBackgroundAsync(VmShape shape, CancellationToken cancellationToken)
+    {
+        shape.EnsureValid();
+        var accel = await ResolveAccelAsync(cancellationToken).ConfigureAwait(false);
+        var nice = _backgroundNice ? _options.BackgroundBootNice : 0;
+        return await PrepareCoreAsync(shape, accel.Accel, TimeSpan.FromSeconds(_options.BootTimeoutSeconds), nice, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<IVm> RecoverAsync(VmRecord record, CancellationToken cancellationToken)
@@ -123,7 +135,7 @@ public sealed partial class QemuBackend : IVmBackend
         try
         {
             var probe = await PrepareCoreAsync(
-                new VmShape(1, _options.DefaultMemoryMib), "kvm", TimeSpan.FromSeconds(_options.KvmProbeTimeoutSeconds), cancellationToken).ConfigureAwait(false);
+                new VmShape(1, _options.DefaultMemoryMib), "kvm", TimeSpan.FromSeconds(_options.KvmProbeTimeoutSeconds), 0, cancellationToken).ConfigureAwait(false);
             await probe.KillAsync(cancellationToken).ConfigureAwait(false);
             return new AccelChoice("kvm", "test boot under KVM reached the agent");
         }
@@ -133,7 +145,8 @@ public sealed partial class QemuBackend : IVmBackend
         }
     }
 
-    private async Task<QemuVm> PrepareCoreAsync(VmShape shape, string accel, TimeSpan bootTimeout, CancellationToken cancellationToken)
+    /// <param name="nice">Above 0: boot at this nice value and return to normal priority once the agent answered.</param>
+    private async Task<QemuVm> PrepareCoreAsync(VmShape shape, string accel, TimeSpan bootTimeout, int nice, CancellationToken cancellationToken)
     {
         var id = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 6));
         var paths = new QemuPaths(Path.Combine(_vmsRoot, id));
@@ -154,7 +167,7 @@ public sealed partial class QemuBackend : IVmBackend
 
             step = "start QEMU";
             var arguments = QemuCommandLine.Build(_options, shape, accel, paths, id, _hostTscKhz.Value);
-            pid = await StartQemuAsync(id, arguments, paths, bootTimeout, cancellationToken).ConfigureAwait(false);
+            pid = await StartQemuAsync(id, arguments, paths, bootTimeout, nice, cancellationToken).ConfigureAwait(false);
 
             step = "connect QMP";
             var record = new VmRecord(id, "qemu", shape, paths.RunDirectory, pid, accel, preparedAt, TimeSpan.Zero);
@@ -162,6 +175,20 @@ public sealed partial class QemuBackend : IVmBackend
 
             step = "wait for the agent";
             await WaitForAgentAsync(vm, bootTimeout - started.Elapsed, cancellationToken).ConfigureAwait(false);
+            if (nice > 0)
+            {
+                step = "return the VMM to normal priority";
+                if (!VmmPriority.TryRaiseToNormal(pid, out var problem))
+                {
+                    // Never hand out a VM stuck at low priority: this one is rolled back, later ones boot at normal.
+                    _backgroundNice = false;
+                    ToolstackLog.BackgroundNiceDisabled(_logger, id, problem);
+                    throw new ToolstackException(ToolstackErrorKind.Internal, $"VM {id}: {step}: {problem}");
+                }
+
+                ToolstackLog.BackgroundBoot(_logger, id, nice);
+            }
+
             vm.SetBootDuration(started.Elapsed);
             ToolstackLog.Prepared(_logger, id, shape, accel, pid, started.ElapsedMilliseconds);
             return vm;
@@ -217,15 +244,23 @@ public sealed partial class QemuBackend : IVmBackend
     }
 
     /// <summary>Runs QEMU's launcher process; with -daemonize it exits once the VM is set up, leaving the VMM.</summary>
-    private async Task<int> StartQemuAsync(string id, List<string> arguments, QemuPaths paths, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <param name="nice">Above 0: started through nice(1), so every VMM thread inherits it from the start.</param>
+    private async Task<int> StartQemuAsync(string id, List<string> arguments, QemuPaths paths, TimeSpan timeout, int nice, CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo(_options.QemuBinary)
+        var start = new ProcessStartInfo(nice > 0 ? "nice" : _options.QemuBinary)
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (nice > 0)
+        {
+            start.ArgumentList.Add("-n");
+            start.ArgumentList.Add(nice.ToString(CultureInfo.InvariantCulture));
+            start.ArgumentList.Add(_options.QemuBinary);
+        }
+
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
