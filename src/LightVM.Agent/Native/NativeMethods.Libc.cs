@@ -28,7 +28,6 @@ internal static unsafe partial class Libc
     /// <summary>glibc's posix_spawn_file_actions_t is 80 bytes; reserve more in case the layout grows.</summary>
     public const int SpawnFileActionsSize = 256;
 
-    public const int EAgain = 11;
     public const int FGetfl = 3;
     public const int FSetfl = 4;
     public const int FSetownEx = 15;

@@ -41,20 +41,10 @@ public sealed partial class QemuBackend : IVmBackend
 
     public Task WarmUpAsync(CancellationToken cancellationToken) => ResolveAccelAsync(cancellationToken);
 
-    public async Task<IVm> PrepareAsync(VmShape shape, CancellationToken cancellationToken)
-    {
-        shape.EnsureValid();
-        var accel = await ResolveAccelAsync(cancellationToken).ConfigureAwait(false);
-        return await PrepareCoreAsync(shape, accel.Accel, TimeSpan.FromSeconds(_options.BootTimeoutSeconds), 0, cancellationToken).ConfigureAwait(false);
-    }
+    public Task<IVm> PrepareAsync(VmShape shape, CancellationToken cancellationToken) => PrepareAtAsync(shape, 0, cancellationToken);
 
-    public async Task<IVm> PrepareInBackgroundAsync(VmShape shape, CancellationToken cancellationToken)
-    {
-        shape.EnsureValid();
-        var accel = await ResolveAccelAsync(cancellationToken).ConfigureAwait(false);
-        var nice = _backgroundNice ? _options.BackgroundBootNice : 0;
-        return await PrepareCoreAsync(shape, accel.Accel, TimeSpan.FromSeconds(_options.BootTimeoutSeconds), nice, cancellationToken).ConfigureAwait(false);
-    }
+    public Task<IVm> PrepareInBackgroundAsync(VmShape shape, CancellationToken cancellationToken) =>
+        PrepareAtAsync(shape, _backgroundNice ? _options.BackgroundBootNice : 0, cancellationToken);
 
     public async Task<IVm> RecoverAsync(VmRecord record, CancellationToken cancellationToken)
     {
@@ -143,6 +133,13 @@ public sealed partial class QemuBackend : IVmBackend
         {
             return new AccelChoice("tcg", "test boot under KVM failed: " + e.Message, FellBack: true);
         }
+    }
+
+    private async Task<IVm> PrepareAtAsync(VmShape shape, int nice, CancellationToken cancellationToken)
+    {
+        shape.EnsureValid();
+        var accel = await ResolveAccelAsync(cancellationToken).ConfigureAwait(false);
+        return await PrepareCoreAsync(shape, accel.Accel, TimeSpan.FromSeconds(_options.BootTimeoutSeconds), nice, cancellationToken).ConfigureAwait(false);
     }
 
     /// <param name="nice">Above 0: boot at this nice value and return to normal priority once the agent answered.</param>
