@@ -14,6 +14,15 @@ public sealed class PoolOptions
     /// <summary>How many VMs the pool boots at once; boots are CPU-heavy under TCG.</summary>
     public int RefillConcurrency { get; set; } = 1;
 
+    /// <summary>
+    /// A refill boot starts only once no pod or container start has run for this long (0 = boot at once), so boots
+    /// stay off the critical path of the starts a claim is followed by.
+    /// </summary>
+    public int RefillQuietMs { get; set; } = 1000;
+
+    /// <summary>The longest a refill waits for that quiet moment; then it boots anyway.</summary>
+    public int RefillMaxDeferMs { get; set; } = 10000;
+
     /// <summary>The shapes to keep warm, parsed; the default shape when none are listed.</summary>
     public IReadOnlyList<VmShape> ResolveShapes(VmShape defaultShape)
     {
@@ -45,6 +54,16 @@ public sealed class PoolOptions
         if (RefillConcurrency is < 1 or > 16)
         {
             yield return $"{prefix}.refill_concurrency: must be 1..16, got {RefillConcurrency}";
+        }
+
+        if (RefillQuietMs is < 0 or > 60_000)
+        {
+            yield return $"{prefix}.refill_quiet_ms: must be 0..60000, got {RefillQuietMs}";
+        }
+
+        if (RefillMaxDeferMs is < 0 or > 600_000)
+        {
+            yield return $"{prefix}.refill_max_defer_ms: must be 0..600000, got {RefillMaxDeferMs}";
         }
 
         for (var i = 0; i < Shapes.Count; i++)

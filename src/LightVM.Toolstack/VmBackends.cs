@@ -22,5 +22,5 @@ public static class VmBackends
     /// </summary>
     public static WarmPool CreatePooled(
         ToolstackOptions options, PoolOptions poolOptions, string runRoot, AgentProbe probe, ILoggerFactory loggerFactory) =>
-        new(CreatePlain(options, runRoot, probe, loggerFactory), poolOptions, options.DefaultShape, loggerFactory);
+        new(CreatePlain(options, runRoot, probe, loggerFactory), poolOptions, options.DefaultShape, loggerFactory, new ForegroundWork());
 }

@@ -15,7 +15,7 @@ public sealed class OptionsTests
     public void Validate_BadValues_OneMessagePerKeyStartingWithIt()
     {
         var toolstack = new ToolstackOptions { Backend = "xen", Kernel = "vmlinux", DefaultVcpus = 0, TcgTbSizeMib = 0, BackgroundBootNice = 20 };
-        var pool = new PoolOptions { Size = -1, RefillConcurrency = 0, Shapes = ["1x128", "big", "0x128"] };
+        var pool = new PoolOptions { Size = -1, RefillConcurrency = 0, RefillQuietMs = -1, RefillMaxDeferMs = 600_001, Shapes = ["1x128", "big", "0x128"] };
 
         var problems = toolstack.Validate("toolstack").Concat(pool.Validate("pool")).ToList();
 
@@ -28,6 +28,8 @@ public sealed class OptionsTests
             p => Assert.StartsWith("toolstack.background_boot_nice: must be 0..19", p, StringComparison.Ordinal),
             p => Assert.StartsWith("pool.size:", p, StringComparison.Ordinal),
             p => Assert.StartsWith("pool.refill_concurrency:", p, StringComparison.Ordinal),
+            p => Assert.StartsWith("pool.refill_quiet_ms: must be 0..60000", p, StringComparison.Ordinal),
+            p => Assert.StartsWith("pool.refill_max_defer_ms: must be 0..600000", p, StringComparison.Ordinal),
             p => Assert.StartsWith("pool.shapes[1]: \"big\"", p, StringComparison.Ordinal),
             p => Assert.StartsWith("pool.shapes[2]: \"0x128\"", p, StringComparison.Ordinal));
     }

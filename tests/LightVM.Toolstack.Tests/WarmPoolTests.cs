@@ -110,6 +110,40 @@ public sealed class WarmPoolTests
         Assert.All(pool.GetCounters(), c => Assert.Equal(0, c.Ready));
     }
 
+    [Fact]
+    public async Task Refill_ForegroundWorkRunning_WaitsForItToEndThenBoots()
+    {
+        var foreground = new ForegroundWork();
+        using var pool = new WarmPool(_backend, new PoolOptions { Size = 1, RefillQuietMs = 100, RefillMaxDeferMs = 60_000 }, Small, _logs, foreground);
+        var start = foreground.Begin();
+        await pool.StartAsync(CancellationToken.None);
+
+        // While a pod start runs, no refill boots (well past the quiet window; the cap is a minute away).
+        await Task.Delay(500);
+        Assert.Empty(_backend.Prepared);
+        Assert.Equal(1, Assert.Single(pool.GetCounters()).Refilling);
+
+        start.Dispose();
+        await WaitForAsync(pool, c => c.Ready == 1);
+        Assert.Single(_backend.Prepared);
+        Assert.Contains(_logs.Entries, e => e.Id.Id == 5209);
+        await pool.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Refill_ForegroundNeverQuiet_BootsAfterTheMaximumDeferral()
+    {
+        var foreground = new ForegroundWork();
+        using var pool = new WarmPool(_backend, new PoolOptions { Size = 1, RefillQuietMs = 60_000, RefillMaxDeferMs = 200 }, Small, _logs, foreground);
+        using var busy = foreground.Begin();
+        await pool.StartAsync(CancellationToken.None);
+
+        await WaitForAsync(pool, c => c.Ready == 1);
+
+        Assert.Equal(1, foreground.Active);
+        await pool.StopAsync(CancellationToken.None);
+    }
+
     internal static async Task WaitForAsync(WarmPool pool, Func<PoolShapeCounters, bool> condition, int seconds = 10)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);

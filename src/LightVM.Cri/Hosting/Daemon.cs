@@ -158,7 +158,8 @@ internal static class Daemon
             new PodStore(store),
             new ContainerStore(store),
             new RuntimeSettings(config.State.Root, TimeSpan.FromSeconds(10)),
-            sp.GetRequiredService<ILoggerFactory>()));
+            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetRequiredService<WarmPool>().Foreground));
         builder.Services.AddGrpc(o =>
         {
             o.Interceptors.Add<CriInterceptor>();

@@ -110,6 +110,7 @@ public sealed partial class PodManager
     /// <summary>Creates and starts the container in the guest, then pumps its output into the CRI log file.</summary>
     public async Task StartContainerAsync(string idOrPrefix, CancellationToken cancellationToken)
     {
+        using var foreground = _foreground.Begin();
         var container = ResolveContainer(idOrPrefix);
         var id = container.Metadata.Id;
         if (container.Status.State != ContainerState.Created)

@@ -9,6 +9,7 @@ using LightVM.Runtime.Internal;
 using LightVM.Runtime.Store;
 using ContainerState = LightVM.Runtime.Store.ContainerState;
 using LightVM.Toolstack;
+using LightVM.Toolstack.Pool;
 using Microsoft.Extensions.Logging;
 
 namespace LightVM.Runtime.Pods;
@@ -25,6 +26,9 @@ public sealed partial class PodManager : IAsyncDisposable
 
     private const string ShareName = "pod";
     private readonly IVmBackend _backend;
+
+    /// <summary>Pod and container starts, which pool refills wait for (see <see cref="ForegroundWork"/>).</summary>
+    private readonly ForegroundWork _foreground;
     private readonly ToolstackOptions _toolstack;
     private readonly ImageManager _images;
     private readonly PodStore _pods;
@@ -42,9 +46,10 @@ public sealed partial class PodManager : IAsyncDisposable
 
     public PodManager(
         IVmBackend backend, ToolstackOptions toolstack, ImageManager images, PodStore pods, ContainerStore containers,
-        RuntimeSettings settings, ILoggerFactory loggerFactory)
+        RuntimeSettings settings, ILoggerFactory loggerFactory, ForegroundWork? foreground = null)
     {
         _backend = backend;
+        _foreground = foreground ?? new ForegroundWork();
         _toolstack = toolstack;
         _images = images;
         _pods = pods;
@@ -94,6 +99,7 @@ public sealed partial class PodManager : IAsyncDisposable
 
     public async Task<string> RunPodSandboxAsync(PodSpec spec, CancellationToken cancellationToken)
     {
+        using var foreground = _foreground.Begin();
         if (string.IsNullOrEmpty(spec.Name))
         {
             throw new RuntimeException(RuntimeErrorKind.InvalidArgument, "pod sandbox metadata.name is required");

@@ -28,6 +28,9 @@ internal static partial class PoolLog
     [LoggerMessage(5207, LogLevel.Warning, "Warm pool: stopping VM {Vm} failed: {Problem}")]
     public static partial void StopFailed(ILogger logger, string vm, string problem);
 
+    [LoggerMessage(5209, LogLevel.Debug, "Warm pool: refill of {Shape} waited {WaitedMs:F0} ms for pod and container starts to finish ({Active} still running)")]
+    public static partial void RefillDeferred(ILogger logger, VmShape shape, double waitedMs, int active);
+
     [LoggerMessage(5208, LogLevel.Warning, "Backend warm-up failed (the first VM boot retries it): {Problem}")]
     public static partial void WarmUpFailed(ILogger logger, string problem);
 }

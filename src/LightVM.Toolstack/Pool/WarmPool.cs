@@ -9,7 +9,8 @@ namespace LightVM.Toolstack.Pool;
 /// The warm pool, a decorator over a plain <see cref="IVmBackend"/> (the LightVM "shell daemon"): it keeps
 /// <see cref="PoolOptions.Size"/> prepared VMs per shape, hands one out on <see cref="PrepareAsync"/> (a hit) or
 /// falls back to a cold prepare (a miss), and refills in this background service with at most
-/// <see cref="PoolOptions.RefillConcurrency"/> boots at a time. Stopping the service stops every waiting VM.
+/// <see cref="PoolOptions.RefillConcurrency"/> boots at a time, each started once <see cref="Foreground"/> work has
+/// been quiet for <see cref="PoolOptions.RefillQuietMs"/>. Stopping the service stops every waiting VM.
 /// </summary>
 public sealed class WarmPool : BackgroundService, IVmBackend
 {
@@ -25,9 +26,10 @@ public sealed class WarmPool : BackgroundService, IVmBackend
     private readonly ConcurrentDictionary<Task, bool> _refills = new();
     private volatile bool _draining;
 
-    public WarmPool(IVmBackend inner, PoolOptions options, VmShape defaultShape, ILoggerFactory loggerFactory)
+    public WarmPool(IVmBackend inner, PoolOptions options, VmShape defaultShape, ILoggerFactory loggerFactory, ForegroundWork? foreground = null)
     {
         _inner = inner;
+        Foreground = foreground ?? new ForegroundWork();
         _options = options;
         _logger = loggerFactory.CreateLogger<WarmPool>();
         _bootSlots = new SemaphoreSlim(options.RefillConcurrency, options.RefillConcurrency);
@@ -41,6 +43,9 @@ public sealed class WarmPool : BackgroundService, IVmBackend
     }
 
     public bool Enabled => _options.Size > 0;
+
+    /// <summary>The latency-critical work refills wait for; the runtime marks pod and container starts in it.</summary>
+    public ForegroundWork Foreground { get; }
 
     /// <summary>Per-shape state: warm shapes first, then shapes only seen as misses.</summary>
     public IReadOnlyList<PoolShapeCounters> GetCounters() =>
@@ -218,6 +223,13 @@ public sealed class WarmPool : BackgroundService, IVmBackend
             await _bootSlots.WaitAsync(stoppingToken).ConfigureAwait(false);
             try
             {
+                var deferred = await Foreground.WaitForQuietAsync(
+                    TimeSpan.FromMilliseconds(_options.RefillQuietMs), TimeSpan.FromMilliseconds(_options.RefillMaxDeferMs), stoppingToken).ConfigureAwait(false);
+                if (deferred >= TimeSpan.FromMilliseconds(1))
+                {
+                    PoolLog.RefillDeferred(_logger, slot.Shape, deferred.TotalMilliseconds, Foreground.Active);
+                }
+
                 vm = await _inner.PrepareInBackgroundAsync(slot.Shape, stoppingToken).ConfigureAwait(false);
             }
             finally
