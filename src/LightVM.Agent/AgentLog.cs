@@ -63,4 +63,10 @@ internal static partial class AgentLog
 
     [LoggerMessage(EventId = 1022, Level = LogLevel.Error, Message = "reboot({Command}) failed: {Reason}")]
     public static partial void RebootFailed(ILogger logger, string command, string reason);
+
+    [LoggerMessage(EventId = 1023, Level = LogLevel.Information, Message = "Warm-up container ran in {Milliseconds:F0} ms")]
+    public static partial void WarmedUp(ILogger logger, double milliseconds);
+
+    [LoggerMessage(EventId = 1024, Level = LogLevel.Warning, Message = "Warm-up: removing {Directory} failed: {Reason}")]
+    public static partial void WarmUpCleanupFailed(ILogger logger, string directory, string reason);
 }

@@ -47,6 +47,9 @@ internal static partial class ToolstackLog
         "VM {Vm}: could not return the VMM to normal priority ({Problem}); the VM is dropped and later pool refills boot at normal priority")]
     public static partial void BackgroundNiceDisabled(ILogger logger, string vm, string problem);
 
+    [LoggerMessage(5014, LogLevel.Debug, "VM {Vm}: guest warmed up in {Milliseconds:F0} ms")]
+    public static partial void WarmedUp(ILogger logger, string vm, double milliseconds);
+
     [LoggerMessage(5020, LogLevel.Warning, "VM {Vm}: left by a previous daemon and claimed by no pod; stopped (VMM pid {Pid})")]
     public static partial void OrphanStopped(ILogger logger, string vm, int pid);
 

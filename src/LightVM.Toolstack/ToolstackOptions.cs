@@ -56,6 +56,13 @@ public sealed class ToolstackOptions
     /// </summary>
     public int BackgroundBootNice { get; set; } = 10;
 
+    /// <summary>
+    /// VMs prepared in the background (pool refills) run one throwaway container before they count as ready, so the
+    /// guest code a container start runs (and, under TCG, its translation) is warm when a pod claims the VM, and a
+    /// guest that cannot run containers never enters the pool. VMs booted on request skip it.
+    /// </summary>
+    public bool BackgroundWarmUp { get; set; } = true;
+
     /// <summary>From VMM start to agent ready.</summary>
     public int BootTimeoutSeconds { get; set; } = 30;
 

@@ -22,6 +22,10 @@ public sealed class WarmPoolTests
         {
             Assert.Equal("pooled", info.RootElement.GetProperty("source").GetString());
             Assert.True(info.RootElement.GetProperty("vm").GetProperty("vmmPid").GetInt32() > 0);
+
+            // A pooled VM ran the throwaway warm-up container before it was handed out.
+            var console = Path.Combine(info.RootElement.GetProperty("vm").GetProperty("runDirectory").GetString()!, "console.log");
+            Assert.Contains("Warm-up container ran", File.ReadAllText(console), StringComparison.Ordinal);
         }
 
         var afterClaim = await WaitPoolAsync(cri, p => p.Ready == 1);

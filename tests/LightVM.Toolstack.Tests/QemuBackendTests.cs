@@ -68,11 +68,20 @@ public sealed class QemuBackendTests(TestGuest guest) : IDisposable
             duringBoot ??= ThreadNiceValues(int.Parse(await File.ReadAllTextAsync(pidFile, ct), System.Globalization.CultureInfo.InvariantCulture));
             await AgentProbes.FirstLine(stream, ct);
         };
-        var backend = new QemuBackend(guest.Options(), _runRoot.Path, probe, _logs);
+        // The warm-up runs once, after the probe, on a live agent stream, and only for background boots.
+        var warmUps = 0;
+        AgentProbe warmUp = async (stream, ct) =>
+        {
+            Assert.Equal("warm", await AgentLines.AskAsync(stream, "warm", ct));
+            Interlocked.Increment(ref warmUps);
+        };
+        var backend = new QemuBackend(guest.Options(), _runRoot.Path, probe, _logs, warmUp);
 
         var vm = await backend.PrepareInBackgroundAsync(new VmShape(1, 128), Ct);
         try
         {
+            Assert.Equal(1, warmUps);
+            Assert.Contains(_logs.Entries, e => e.Id.Id == 5014 && e.Message.Contains(vm.Id, StringComparison.Ordinal));
             Assert.NotNull(duringBoot);
             Assert.All(duringBoot, nice => Assert.Equal(10, nice));
             Assert.All(ThreadNiceValues(vm.Describe().VmmPid), nice => Assert.Equal(0, nice));
@@ -86,7 +95,33 @@ public sealed class QemuBackendTests(TestGuest guest) : IDisposable
         // A request's boot is never niced.
         var cold = await backend.PrepareAsync(new VmShape(1, 128), Ct);
         Assert.All(ThreadNiceValues(cold.Describe().VmmPid), nice => Assert.Equal(0, nice));
+        Assert.Equal(1, warmUps);
         await cold.StopAsync(TimeSpan.FromSeconds(5), Ct);
+    }
+
+    [Fact]
+    public async Task PrepareInBackgroundAsync_WarmUpFails_PrepareFailsWithItsMessageAndLeavesNothing()
+    {
+        var attempts = 0;
+        AgentProbe warmUp = (_, _) =>
+        {
+            Interlocked.Increment(ref attempts);
+            throw new InvalidOperationException("the guest cannot run containers");
+        };
+        var backend = new QemuBackend(guest.Options(), _runRoot.Path, AgentProbes.FirstLine, _logs, warmUp);
+
+        var error = await Assert.ThrowsAsync<ToolstackException>(() => backend.PrepareInBackgroundAsync(new VmShape(1, 128), Ct));
+
+        Assert.Equal(1, attempts); // not retried like the readiness probe: the agent already answered
+        Assert.Contains("warm up the guest: the guest cannot run containers", error.Message, StringComparison.Ordinal);
+        AssertNothingLeft();
+
+        // Off in the options: never run.
+        var off = guest.Options();
+        off.BackgroundWarmUp = false;
+        var vm = await new QemuBackend(off, _runRoot.Path, AgentProbes.FirstLine, _logs, warmUp).PrepareInBackgroundAsync(new VmShape(1, 128), Ct);
+        Assert.Equal(1, attempts);
+        await vm.StopAsync(TimeSpan.FromSeconds(5), Ct);
     }
 
     [Fact]

@@ -46,6 +46,10 @@ public sealed partial class AgentClient
     public async Task<ListContainersResponse> ListContainersAsync(ListContainersRequest request, CancellationToken cancellationToken) =>
         (await CallAsync(new Request { ListContainers = request }, Response.ResultOneofCase.ListContainers, cancellationToken).ConfigureAwait(false)).ListContainers;
 
+    /// <summary>Runs a throwaway container so the guest's container start path is warm (see WarmUpRequest).</summary>
+    public async Task<WarmUpResponse> WarmUpAsync(WarmUpRequest request, CancellationToken cancellationToken) =>
+        (await CallAsync(new Request { WarmUp = request }, Response.ResultOneofCase.WarmUp, cancellationToken).ConfigureAwait(false)).WarmUp;
+
     /// <summary>Asks the agent to sync and power the VM off; the answer comes before the power-off.</summary>
     public async Task<ShutdownResponse> ShutdownAsync(ShutdownRequest request, CancellationToken cancellationToken) =>
         (await CallAsync(new Request { Shutdown = request }, Response.ResultOneofCase.Shutdown, cancellationToken).ConfigureAwait(false)).Shutdown;

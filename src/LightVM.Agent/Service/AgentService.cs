@@ -50,6 +50,7 @@ internal sealed partial class AgentService : IAgentService
         Request.CallOneofCase.UpdateResources => new Response { UpdateResources = UpdateResources(request.UpdateResources) },
         Request.CallOneofCase.RemoveContainer => new Response { RemoveContainer = await RemoveContainerAsync(request.RemoveContainer).ConfigureAwait(false) },
         Request.CallOneofCase.ListContainers => new Response { ListContainers = ListContainers() },
+        Request.CallOneofCase.WarmUp => new Response { WarmUp = await WarmUpAsync(request.WarmUp, cancellationToken).ConfigureAwait(false) },
         Request.CallOneofCase.Shutdown => new Response { Shutdown = Shutdown() },
         _ => throw new AgentException(AgentErrorKind.InvalidArgument, $"{request.CallCase} is not a unary call"),
     };

@@ -252,9 +252,14 @@ static void __attribute__((noreturn)) exec_command(void)
     fail("exec", denied ? EACCES : ENOENT, file);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     size_t len;
+    /* Run by hand, or as the agent's warm-up container: report and exit 0. */
+    if (argc > 1 && !strcmp(argv[1], "--version")) {
+        printf("lightvm-exec %d\n", LIGHTVM_EXEC_PROTOCOL);
+        return 0;
+    }
     reset_signals();
     if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) < 0)
         return 126; /* Not started by the agent. */

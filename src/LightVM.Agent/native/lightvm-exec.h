@@ -17,6 +17,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* The spec format on fd 3 (ExecSpec.cs); bumped when it changes incompatibly. */
+#define LIGHTVM_EXEC_PROTOCOL 1
 #define SPEC_FD 3
 #define STATUS_FD 4
 #define MAX_SPEC (1 << 20)

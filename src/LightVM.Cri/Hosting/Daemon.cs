@@ -149,7 +149,7 @@ internal static class Daemon
         // The pool is the VM source pods claim from; as a hosted service it fills in the background after start and
         // drains (stops its idle VMs) on shutdown. Pod VMs themselves outlive the daemon.
         builder.Services.AddSingleton(sp => VmBackends.CreatePooled(
-            config.Toolstack, config.Pool, config.State.RunRoot, PodManager.GuestReady, sp.GetRequiredService<ILoggerFactory>()));
+            config.Toolstack, config.Pool, config.State.RunRoot, PodManager.GuestReady, sp.GetRequiredService<ILoggerFactory>(), PodManager.GuestWarmUp));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<WarmPool>());
         builder.Services.AddSingleton(sp => new PodManager(
             sp.GetRequiredService<WarmPool>(),

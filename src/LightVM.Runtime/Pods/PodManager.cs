@@ -97,6 +97,26 @@ public sealed partial class PodManager : IAsyncDisposable
         }
     };
 
+    /// <summary>
+    /// The background warm-up: one throwaway container, its rootfs on the share root like a pod's, so a pooled
+    /// VM's first real container start runs warm guest code. Runs after <see cref="GuestReady"/> mounted the share.
+    /// </summary>
+    public static AgentProbe GuestWarmUp { get; } = async (stream, cancellationToken) =>
+    {
+        var handed = false;
+        await using var client = new AgentClient(
+            _ => handed ? throw new AgentException(AgentErrorKind.Unavailable, "warm-up stream already used") : new ValueTask<Stream>(Take()),
+            new AgentClientOptions { Name = "warm-up" });
+        await client.ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await client.WarmUpAsync(new WarmUpRequest { ScratchDir = GuestShareRoot }, cancellationToken).ConfigureAwait(false);
+
+        Stream Take()
+        {
+            handed = true;
+            return new NonDisposingStream(stream);
+        }
+    };
+
     public async Task<string> RunPodSandboxAsync(PodSpec spec, CancellationToken cancellationToken)
     {
         using var foreground = _foreground.Begin();

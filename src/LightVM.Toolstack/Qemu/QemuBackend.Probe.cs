@@ -5,6 +5,46 @@ namespace LightVM.Toolstack.Qemu;
 public sealed partial class QemuBackend
 {
     /// <summary>
+    /// Runs the caller's warm-up once on a fresh agent stream; unlike the probe it is not retried (the agent already
+    /// answered, so a failure is real). Bounded by what is left of the boot timeout; a dead VMM is reported with its
+    /// console tail.
+    /// </summary>
+    private static async Task RunWarmUpAsync(QemuVm vm, AgentProbe warmUp, TimeSpan remaining, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.FromMilliseconds(1));
+        try
+        {
+            var stream = await vm.OpenAgentStreamAsync(deadline.Token).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                var run = warmUp(stream, deadline.Token);
+                if (await Task.WhenAny(run, vm.Exited).ConfigureAwait(false) == run)
+                {
+                    await run.ConfigureAwait(false);
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ToolstackException(ToolstackErrorKind.DeadlineExceeded,
+                $"VM {vm.Id}: warm up the guest: not done within the boot timeout; console: {vm.Paths.ConsoleTail()}");
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not ToolstackException)
+        {
+            if (!vm.Exited.IsCompleted)
+            {
+                throw new ToolstackException(ToolstackErrorKind.Unavailable, $"VM {vm.Id}: warm up the guest: {e.Message}", e);
+            }
+        }
+
+        var exit = await vm.Exited.ConfigureAwait(false);
+        throw new ToolstackException(ToolstackErrorKind.Unavailable,
+            $"VM {vm.Id}: warm up the guest: {exit.Reason}; console: {vm.Paths.ConsoleTail()}");
+    }
+
+    /// <summary>
     /// Runs the caller's probe on fresh agent streams until it succeeds, the VMM dies (then the console tail says
     /// why) or <paramref name="remaining"/> runs out.
     /// </summary>

@@ -16,6 +16,7 @@ public sealed partial class QemuBackend : IVmBackend
     private readonly ToolstackOptions _options;
     private readonly string _vmsRoot;
     private readonly AgentProbe _probe;
+    private readonly AgentProbe? _warmUp;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _accelLock = new(1, 1);
     private readonly Lazy<long?> _hostTscKhz = new(HostTscKhz);
@@ -27,11 +28,16 @@ public sealed partial class QemuBackend : IVmBackend
 
     /// <param name="runRoot">The daemon's <c>state.run_root</c>.</param>
     /// <param name="probe">Decides when a guest's agent is ready; <see cref="AgentProbes.FirstLine"/> needs no protocol.</param>
-    public QemuBackend(ToolstackOptions options, string runRoot, AgentProbe probe, ILoggerFactory loggerFactory)
+    /// <param name="warmUp">
+    /// Run once, after the probe, in VMs prepared in the background when <see cref="ToolstackOptions.BackgroundWarmUp"/>
+    /// is on: workload-independent guest work that makes the pod's start faster later (e.g. a throwaway container).
+    /// </param>
+    public QemuBackend(ToolstackOptions options, string runRoot, AgentProbe probe, ILoggerFactory loggerFactory, AgentProbe? warmUp = null)
     {
         _options = options;
         _vmsRoot = Path.Combine(runRoot, "vms");
         _probe = probe;
+        _warmUp = options.BackgroundWarmUp ? warmUp : null;
         _logger = loggerFactory.CreateLogger<QemuBackend>();
         _backgroundNice = options.BackgroundBootNice > 0 && VmmPriority.CanRaise();
     }
@@ -41,10 +47,11 @@ public sealed partial class QemuBackend : IVmBackend
 
     public Task WarmUpAsync(CancellationToken cancellationToken) => ResolveAccelAsync(cancellationToken);
 
-    public Task<IVm> PrepareAsync(VmShape shape, CancellationToken cancellationToken) => PrepareAtAsync(shape, 0, cancellationToken);
+    public Task<IVm> PrepareAsync(VmShape shape, CancellationToken cancellationToken) =>
+        PrepareAtAsync(shape, 0, background: false, cancellationToken);
 
     public Task<IVm> PrepareInBackgroundAsync(VmShape shape, CancellationToken cancellationToken) =>
-        PrepareAtAsync(shape, _backgroundNice ? _options.BackgroundBootNice : 0, cancellationToken);
+        PrepareAtAsync(shape, _backgroundNice ? _options.BackgroundBootNice : 0, background: true, cancellationToken);
 
     public async Task<IVm> RecoverAsync(VmRecord record, CancellationToken cancellationToken)
     {
@@ -125,7 +132,7 @@ public sealed partial class QemuBackend : IVmBackend
         try
         {
             var probe = await PrepareCoreAsync(
-                new VmShape(1, _options.DefaultMemoryMib), "kvm", TimeSpan.FromSeconds(_options.KvmProbeTimeoutSeconds), 0, cancellationToken).ConfigureAwait(false);
+                new VmShape(1, _options.DefaultMemoryMib), "kvm", TimeSpan.FromSeconds(_options.KvmProbeTimeoutSeconds), 0, warmUp: null, cancellationToken).ConfigureAwait(false);
             await probe.KillAsync(cancellationToken).ConfigureAwait(false);
             return new AccelChoice("kvm", "test boot under KVM reached the agent");
         }
@@ -135,15 +142,18 @@ public sealed partial class QemuBackend : IVmBackend
         }
     }
 
-    private async Task<IVm> PrepareAtAsync(VmShape shape, int nice, CancellationToken cancellationToken)
+    private async Task<IVm> PrepareAtAsync(VmShape shape, int nice, bool background, CancellationToken cancellationToken)
     {
         shape.EnsureValid();
         var accel = await ResolveAccelAsync(cancellationToken).ConfigureAwait(false);
-        return await PrepareCoreAsync(shape, accel.Accel, TimeSpan.FromSeconds(_options.BootTimeoutSeconds), nice, cancellationToken).ConfigureAwait(false);
+        return await PrepareCoreAsync(shape, accel.Accel, TimeSpan.FromSeconds(_options.BootTimeoutSeconds), nice, background ? _warmUp : null, cancellationToken)
+            .ConfigureAwait(false);
     }
 
     /// <param name="nice">Above 0: boot at this nice value and return to normal priority once the agent answered.</param>
-    private async Task<QemuVm> PrepareCoreAsync(VmShape shape, string accel, TimeSpan bootTimeout, int nice, CancellationToken cancellationToken)
+    /// <param name="warmUp">Run once after the probe, within the boot timeout; its failure fails the prepare.</param>
+    private async Task<QemuVm> PrepareCoreAsync(
+        VmShape shape, string accel, TimeSpan bootTimeout, int nice, AgentProbe? warmUp, CancellationToken cancellationToken)
     {
         var id = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 6));
         var paths = new QemuPaths(Path.Combine(_vmsRoot, id));
@@ -172,6 +182,14 @@ public sealed partial class QemuBackend : IVmBackend
 
             step = "wait for the agent";
             await WaitForAgentAsync(vm, bootTimeout - started.Elapsed, cancellationToken).ConfigureAwait(false);
+            if (warmUp is not null)
+            {
+                step = "warm up the guest";
+                var warmUpStarted = Stopwatch.GetTimestamp();
+                await RunWarmUpAsync(vm, warmUp, bootTimeout - started.Elapsed, cancellationToken).ConfigureAwait(false);
+                ToolstackLog.WarmedUp(_logger, id, Stopwatch.GetElapsedTime(warmUpStarted).TotalMilliseconds);
+            }
+
             if (nice > 0)
             {
                 step = "return the VMM to normal priority";

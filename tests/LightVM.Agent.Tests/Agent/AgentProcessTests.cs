@@ -87,6 +87,39 @@ public sealed class AgentProcessTests : IClassFixture<AgentFixture>
         await RemoveAsync(client, "isolated");
     }
 
+    [Fact]
+    public async Task WarmUp_RunsAThrowawayContainerAndLeavesNothingBehind()
+    {
+        await using var client = _fixture.Agent.CreateClient();
+        var scratch = Directory.CreateTempSubdirectory("warm-up-").FullName;
+        try
+        {
+            var response = await client.WarmUpAsync(new WarmUpRequest { ScratchDir = scratch }, default).WaitAsync(Timeout);
+            var again = await client.WarmUpAsync(new WarmUpRequest { ScratchDir = scratch }, default).WaitAsync(Timeout);
+
+            Assert.True(response.DurationNanos > 0 && again.DurationNanos > 0);
+            Assert.Empty(Directory.EnumerateFileSystemEntries(scratch));
+            var list = await client.ListContainersAsync(new ListContainersRequest(), default);
+            Assert.DoesNotContain(list.Containers, c => c.Id.StartsWith("lightvm-warm-up", StringComparison.Ordinal));
+            Assert.Contains("Warm-up container ran", _fixture.AgentLog, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(scratch, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task WarmUp_ScratchDirectoryMissing_NotFound()
+    {
+        await using var client = _fixture.Agent.CreateClient();
+
+        var error = await Assert.ThrowsAsync<AgentException>(() => client.WarmUpAsync(new WarmUpRequest { ScratchDir = "/no/such/scratch" }, default));
+
+        Assert.Equal(AgentErrorKind.NotFound, error.Kind);
+        Assert.Contains("/no/such/scratch", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("/bin/no-such-binary", "/bin/no-such-binary")]
     [InlineData("no-such-command", "no-such-command")]

@@ -65,6 +65,13 @@ public sealed class QemuAgentTests
                     Source = QemuGuest.ShareTag, Target = "/run/lightvm/share", Fstype = "9p",
                     Options = "trans=virtio,version=9p2000.L,msize=262144",
                 }, timeout.Token);
+
+                // The pool's warm-up: a throwaway container on the share, gone afterwards.
+                var warmUp = await client.WarmUpAsync(new WarmUpRequest { ScratchDir = "/run/lightvm/share" }, timeout.Token);
+                Assert.True(warmUp.DurationNanos > 0);
+                Assert.Empty((await client.ListContainersAsync(new ListContainersRequest(), timeout.Token)).Containers);
+                Assert.DoesNotContain(Directory.EnumerateDirectories(guest.ShareDirectory), d => Path.GetFileName(d).StartsWith(".lightvm-warm-up", StringComparison.Ordinal));
+
                 var create = new CreateContainerRequest { Id = "c1", Rootfs = Rootfs, Hostname = "c1" };
                 create.Args.AddRange(["sh", "-c", "echo hi; echo err >&2; hostname; exit 3"]);
                 create.Env.Add("PATH=/bin");
