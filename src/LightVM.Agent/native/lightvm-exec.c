@@ -167,17 +167,6 @@ static void join_cgroup(const char *dir)
     close(fd);
 }
 
-/* out = dir + "/" + name, refusing paths that do not fit. */
-void join_path(char *out, const char *dir, const char *name)
-{
-    size_t a = strlen(dir), b = strlen(name);
-    if (a + 1 + b >= PATH_MAX)
-        fail("path", ENAMETOOLONG, name);
-    memcpy(out, dir, a);
-    out[a] = '/';
-    memcpy(out + a + 1, name, b + 1);
-}
-
 static void join_container(void)
 {
     static const char *const kinds[] = { "cgroup", "uts", "ipc", "mnt" };

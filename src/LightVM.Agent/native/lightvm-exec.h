@@ -53,8 +53,6 @@ extern struct exec_spec spec;
 
 /* Reports a failed step to the agent (status pipe) and exits 127. */
 void __attribute__((noreturn)) fail(const char *step, int err, const char *detail);
-/* out = dir + "/" + name, refusing paths that do not fit. */
-void join_path(char *out, const char *dir, const char *name);
 /* New namespaces, the rootfs and its mounts, then pivot_root/chroot into it. */
 void create_container(void);
 

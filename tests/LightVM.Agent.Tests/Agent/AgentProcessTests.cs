@@ -88,6 +88,39 @@ public sealed class AgentProcessTests : IClassFixture<AgentFixture>
     }
 
     [Fact]
+    public async Task Mount_TargetThroughAnImageSymlinkToAHostPath_StaysInsideTheRootfs()
+    {
+        await using var client = _fixture.Agent.CreateClient();
+        var rootfs = _fixture.CreateRootfs();
+        var outside = Directory.CreateTempSubdirectory("outside-").FullName;
+        var source = Directory.CreateTempSubdirectory("source-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(source, "marker"), "from-host\n");
+            File.CreateSymbolicLink(Path.Combine(rootfs, "evil"), outside); // absolute: a host path, if followed on the host
+            var request = new CreateContainerRequest { Id = "symlink-mount", Rootfs = rootfs, Cwd = "/" };
+            request.Args.AddRange(["sh", "-c", "cat /evil/sub/marker"]);
+            request.Env.Add("PATH=/bin");
+            request.Mounts.Add(new Mount { Source = source, Target = "/evil/sub", Bind = true, Readonly = true });
+            request.Mounts.Add(new Mount { Source = Path.Combine(source, "marker"), Target = "/evil/file", Bind = true });
+            await client.CreateContainerAsync(request, default);
+            _fixture.Track((await client.StartContainerAsync(new StartContainerRequest { Id = "symlink-mount" }, default)).Pid);
+            var (stdout, stderr, _) = await ReadAllOutputAsync(client, "symlink-mount");
+
+            // Resolved with the rootfs as "/": the mount points were made under rootfs/<that path>, not on the host.
+            Assert.Equal(("from-host\n", string.Empty), (stdout, stderr));
+            Assert.Empty(Directory.EnumerateFileSystemEntries(outside));
+            Assert.True(Directory.Exists(Path.Combine(rootfs, outside.TrimStart('/'), "sub")));
+            await RemoveAsync(client, "symlink-mount");
+        }
+        finally
+        {
+            Directory.Delete(outside, recursive: true);
+            Directory.Delete(source, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task WarmUp_RunsAThrowawayContainerAndLeavesNothingBehind()
     {
         await using var client = _fixture.Agent.CreateClient();
