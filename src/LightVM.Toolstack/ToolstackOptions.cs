@@ -44,10 +44,13 @@ public sealed class ToolstackOptions
     public int MemoryOverheadMib { get; set; } = 64;
 
     /// <summary>
-    /// Bounds QEMU's TCG translation cache (its default is far larger). Measured idle 1x128 VM PSS: 92 MiB at 16,
-    /// 97 MiB at 32; the rest is mostly guest RAM the kernel touched.
+    /// Bounds QEMU's TCG translation cache (its default is far larger), which costs host memory per VM: a boot
+    /// generates ~60 MiB of code, so an idle VM has touched all of it. Too small and a container start flushes and
+    /// retranslates the whole cache (at 16 MiB a first start flushed it 1-2 times). Measured (hack/bench-pods.sh,
+    /// idle 1x128 pod PSS / pooled Create+Start p50): 16 MiB 76 MiB / ~350 ms, 24: 86 / 191, 28: 91 / 129,
+    /// 32: 95 / 110.
     /// </summary>
-    public int TcgTbSizeMib { get; set; } = 16;
+    public int TcgTbSizeMib { get; set; } = 28;
 
     /// <summary>
     /// The nice value pool refills boot at (0 = normal priority), so they take CPU only when pods leave it; the VM
