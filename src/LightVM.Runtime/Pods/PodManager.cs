@@ -74,13 +74,8 @@ public sealed partial class PodManager : IAsyncDisposable
     /// with the agent, then the guest mounts the VM's share root. Pod directories bound below the share root later,
     /// at claim time, appear in the guest at once, so a claim needs no guest mount.
     /// </summary>
-    public static AgentProbe GuestReady { get; } = async (stream, cancellationToken) =>
+    public static AgentProbe GuestReady { get; } = (stream, cancellationToken) => OnOneStreamAsync(stream, "probe", async client =>
     {
-        var handed = false;
-        await using var client = new AgentClient(
-            _ => handed ? throw new AgentException(AgentErrorKind.Unavailable, "probe stream already used") : new ValueTask<Stream>(Take()),
-            new AgentClientOptions { Name = "probe" });
-        await client.ConnectAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             await client.MountShareAsync(ShareRootMount(), cancellationToken).ConfigureAwait(false);
@@ -89,33 +84,31 @@ public sealed partial class PodManager : IAsyncDisposable
         {
             // An earlier probe of this VM mounted it and lost the answer.
         }
-
-        Stream Take()
-        {
-            handed = true;
-            return new NonDisposingStream(stream);
-        }
-    };
+    }, cancellationToken);
 
     /// <summary>
     /// The background warm-up: one throwaway container, its rootfs on the share root like a pod's, so a pooled
     /// VM's first real container start runs warm guest code. Runs after <see cref="GuestReady"/> mounted the share.
     /// </summary>
-    public static AgentProbe GuestWarmUp { get; } = async (stream, cancellationToken) =>
+    public static AgentProbe GuestWarmUp { get; } = (stream, cancellationToken) => OnOneStreamAsync(stream, "warm-up", async client =>
+        await client.WarmUpAsync(new WarmUpRequest { ScratchDir = GuestShareRoot }, cancellationToken).ConfigureAwait(false), cancellationToken);
+
+    /// <summary>A handshake and <paramref name="calls"/> on the one stream the backend handed over (it owns it).</summary>
+    private static async Task OnOneStreamAsync(Stream stream, string name, Func<AgentClient, Task> calls, CancellationToken cancellationToken)
     {
         var handed = false;
         await using var client = new AgentClient(
-            _ => handed ? throw new AgentException(AgentErrorKind.Unavailable, "warm-up stream already used") : new ValueTask<Stream>(Take()),
-            new AgentClientOptions { Name = "warm-up" });
+            _ => handed ? throw new AgentException(AgentErrorKind.Unavailable, $"{name} stream already used") : new ValueTask<Stream>(Take()),
+            new AgentClientOptions { Name = name });
         await client.ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await client.WarmUpAsync(new WarmUpRequest { ScratchDir = GuestShareRoot }, cancellationToken).ConfigureAwait(false);
+        await calls(client).ConfigureAwait(false);
 
         Stream Take()
         {
             handed = true;
             return new NonDisposingStream(stream);
         }
-    };
+    }
 
     public async Task<string> RunPodSandboxAsync(PodSpec spec, CancellationToken cancellationToken)
     {
