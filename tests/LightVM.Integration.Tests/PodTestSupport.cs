@@ -8,14 +8,14 @@ internal static class PodTestSupport
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(90);
 
-    public static async Task<DaemonProcess> StartDaemonAsync(string root, int poolSize = 1)
+    public static async Task<DaemonProcess> StartDaemonAsync(string root, int poolSize = 1, params string[] extraArgs)
     {
         var kernel = Environment.GetEnvironmentVariable("LIGHTVM_TEST_KERNEL");
         var initrd = Environment.GetEnvironmentVariable("LIGHTVM_TEST_INITRD");
         Assert.False(string.IsNullOrEmpty(kernel) || string.IsNullOrEmpty(initrd),
             "LIGHTVM_TEST_KERNEL and LIGHTVM_TEST_INITRD must name the guest kernel and initramfs (hack/test.sh sets them from hack/build-guest.sh)");
         return await DaemonProcess.StartAsync(root,
-            [$"--toolstack.kernel={kernel}", $"--toolstack.initrd={initrd}", "--toolstack.accel=tcg", $"--pool.size={poolSize}"]);
+            [$"--toolstack.kernel={kernel}", $"--toolstack.initrd={initrd}", "--toolstack.accel=tcg", $"--pool.size={poolSize}", .. extraArgs]);
     }
 
     public static async Task<string> PullBusyboxAsync(LocalRegistry registry, CriClient cri, string repository)

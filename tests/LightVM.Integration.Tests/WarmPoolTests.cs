@@ -34,6 +34,25 @@ public sealed class WarmPoolTests
     }
 
     [Fact]
+    public async Task RunPodSandbox_PoolOn_RefillWaitsUntilPodStartsAreQuiet()
+    {
+        using var dir = new TempDirectory();
+        await using var daemon = await PodTestSupport.StartDaemonAsync(
+            dir.Path, 1, "--pool.refill_quiet_ms=6000", "--pool.refill_max_defer_ms=120000", "--telemetry.log_level=debug");
+        using var cri = daemon.Connect();
+        await WaitPoolAsync(cri, p => p.Ready == 1);
+
+        var podId = (await cri.Runtime.RunPodSandboxAsync(new V1.RunPodSandboxRequest { Config = PodTestSupport.PodConfig("quiet", "") }, deadline: PodTestSupport.Deadline())).PodSandboxId;
+
+        // The claim emptied the pool; its refill waits 6 s after the start ended (a boot here takes ~2 s).
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Equal(0, (await WaitPoolAsync(cri, _ => true)).Ready);
+        await WaitPoolAsync(cri, p => p.Ready == 1);
+        Assert.Matches(@"refill of 1cpu/128MiB waited \d+ ms for pod and container starts", daemon.Output);
+        await cri.Runtime.RemovePodSandboxAsync(new V1.RemovePodSandboxRequest { PodSandboxId = podId }, deadline: PodTestSupport.Deadline());
+    }
+
+    [Fact]
     public async Task RunPodSandbox_PodLimitsAndOverhead_ColdVmSizedForThem()
     {
         using var dir = new TempDirectory();
