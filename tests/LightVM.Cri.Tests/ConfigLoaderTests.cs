@@ -22,6 +22,41 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
+    public void Load_ReadmeExample_LoadsAndDocumentsTheRealDefaults()
+    {
+        var readme = File.ReadAllText(Path.Combine(RepositoryRoot(), "README.md"));
+        var start = readme.IndexOf("```toml\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, "README.md has no ```toml block");
+        start += "```toml\n".Length;
+        var toml = readme[start..readme.IndexOf("```", start, StringComparison.Ordinal)];
+
+        var config = Load(toml);
+
+        // The example shows the defaults of the toolstack and pool knobs (shapes aside), so it must match the code.
+        var toolstack = new LightVM.Toolstack.ToolstackOptions();
+        var pool = new LightVM.Toolstack.PoolOptions();
+        Assert.Equal(
+            (toolstack.Accel, toolstack.DefaultVcpus, toolstack.DefaultMemoryMib, toolstack.MemoryOverheadMib, toolstack.TcgTbSizeMib, toolstack.BackgroundBootNice, toolstack.BackgroundWarmUp),
+            (config.Toolstack.Accel, config.Toolstack.DefaultVcpus, config.Toolstack.DefaultMemoryMib, config.Toolstack.MemoryOverheadMib, config.Toolstack.TcgTbSizeMib, config.Toolstack.BackgroundBootNice, config.Toolstack.BackgroundWarmUp));
+        Assert.Equal(
+            (pool.Size, pool.RefillConcurrency, pool.RefillQuietMs, pool.RefillMaxDeferMs),
+            (config.Pool.Size, config.Pool.RefillConcurrency, config.Pool.RefillQuietMs, config.Pool.RefillMaxDeferMs));
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "LightVM.Cri.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("the repository root (LightVM.Cri.sln) is not above " + AppContext.BaseDirectory);
+    }
+
+    [Fact]
     public void Load_NoFileNoFlags_DefaultsApply()
     {
         var config = Load(null);
