@@ -37,7 +37,7 @@ GUEST_BUILD_PACKAGES=(linux-source-6.1 build-essential bc bison flex libelf-dev 
 RUNTIME_PACKAGES=(ca-certificates qemu-system-x86 "${GUEST_BUILD_PACKAGES[@]}")
 # Packages the tests need on top: a real OCI registry (docker-registry, htpasswd), busybox for test rootfs images,
 # and the real binaries the ELF-closure tests compare against ldd (ssh, curl).
-TEST_PACKAGES=("${RUNTIME_PACKAGES[@]}" docker-registry apache2-utils busybox-static openssh-client curl)
+TEST_PACKAGES=("${RUNTIME_PACKAGES[@]}" docker-registry apache2-utils busybox-static openssh-client curl skopeo umoci)
 
 ensure_dotnet() {
     command -v dotnet >/dev/null || die "the .NET SDK is not installed (dotnet not on PATH); see global.json for the version"

@@ -24,7 +24,7 @@ public sealed class ConfigLoaderTests
     [Fact]
     public void Load_ReadmeExample_LoadsAndDocumentsTheRealDefaults()
     {
-        var readme = File.ReadAllText(Path.Combine(RepositoryRoot(), "README.md"));
+        var readme = File.ReadAllText(Path.Combine(RepositoryPaths.Root, "README.md"));
         var start = readme.IndexOf("```toml\n", StringComparison.Ordinal);
         Assert.True(start >= 0, "README.md has no ```toml block");
         start += "```toml\n".Length;
@@ -41,19 +41,6 @@ public sealed class ConfigLoaderTests
         Assert.Equal(
             (pool.Size, pool.RefillConcurrency, pool.RefillQuietMs, pool.RefillMaxDeferMs),
             (config.Pool.Size, config.Pool.RefillConcurrency, config.Pool.RefillQuietMs, config.Pool.RefillMaxDeferMs));
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "LightVM.Cri.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("the repository root (LightVM.Cri.sln) is not above " + AppContext.BaseDirectory);
     }
 
     [Fact]
