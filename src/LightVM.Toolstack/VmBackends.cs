@@ -24,5 +24,5 @@ public static class VmBackends
     /// </summary>
     public static WarmPool CreatePooled(
         ToolstackOptions options, PoolOptions poolOptions, string runRoot, AgentProbe probe, ILoggerFactory loggerFactory, AgentProbe? warmUp = null) =>
-        new(CreatePlain(options, runRoot, probe, loggerFactory, warmUp), poolOptions, options.DefaultShape, loggerFactory, new ForegroundWork());
+        new(CreatePlain(options, runRoot, probe, loggerFactory, warmUp), poolOptions, options.DefaultShape, loggerFactory);
 }

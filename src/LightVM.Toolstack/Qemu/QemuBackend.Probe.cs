@@ -11,37 +11,29 @@ public sealed partial class QemuBackend
     /// </summary>
     private static async Task RunWarmUpAsync(QemuVm vm, AgentProbe warmUp, TimeSpan remaining, CancellationToken cancellationToken)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.FromMilliseconds(1));
+        const string step = "warm up the guest";
+        using var deadline = Deadline(remaining, cancellationToken);
         try
         {
-            var stream = await vm.OpenAgentStreamAsync(deadline.Token).ConfigureAwait(false);
-            await using (stream.ConfigureAwait(false))
+            if (await RunOnAgentStreamAsync(vm, warmUp, deadline.Token).ConfigureAwait(false))
             {
-                var run = warmUp(stream, deadline.Token);
-                if (await Task.WhenAny(run, vm.Exited).ConfigureAwait(false) == run)
-                {
-                    await run.ConfigureAwait(false);
-                    return;
-                }
+                return;
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new ToolstackException(ToolstackErrorKind.DeadlineExceeded,
-                $"VM {vm.Id}: warm up the guest: not done within the boot timeout; console: {vm.Paths.ConsoleTail()}");
+            throw TimedOut(vm, step, "not done within the boot timeout");
         }
         catch (Exception e) when (e is not OperationCanceledException and not ToolstackException)
         {
+            // If the VMM died meanwhile, its exit reason (below) is the better message.
             if (!vm.Exited.IsCompleted)
             {
-                throw new ToolstackException(ToolstackErrorKind.Unavailable, $"VM {vm.Id}: warm up the guest: {e.Message}", e);
+                throw new ToolstackException(ToolstackErrorKind.Unavailable, $"VM {vm.Id}: {step}: {e.Message}", e);
             }
         }
 
-        var exit = await vm.Exited.ConfigureAwait(false);
-        throw new ToolstackException(ToolstackErrorKind.Unavailable,
-            $"VM {vm.Id}: warm up the guest: {exit.Reason}; console: {vm.Paths.ConsoleTail()}");
+        throw await ExitedAsync(vm, step).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -50,29 +42,21 @@ public sealed partial class QemuBackend
     /// </summary>
     private async Task WaitForAgentAsync(QemuVm vm, TimeSpan remaining, CancellationToken cancellationToken)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.FromMilliseconds(1));
+        const string step = "wait for the agent";
+        using var deadline = Deadline(remaining, cancellationToken);
         while (true)
         {
             Exception? failure = null;
             try
             {
-                var stream = await vm.OpenAgentStreamAsync(deadline.Token).ConfigureAwait(false);
-                await using (stream.ConfigureAwait(false))
+                if (await RunOnAgentStreamAsync(vm, _probe, deadline.Token).ConfigureAwait(false))
                 {
-                    var probe = _probe(stream, deadline.Token);
-                    var first = await Task.WhenAny(probe, vm.Exited).ConfigureAwait(false);
-                    if (first == probe)
-                    {
-                        await probe.ConfigureAwait(false);
-                        return;
-                    }
+                    return;
                 }
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                throw new ToolstackException(ToolstackErrorKind.DeadlineExceeded,
-                    $"VM {vm.Id}: wait for the agent: not ready within the boot timeout; console: {vm.Paths.ConsoleTail()}");
+                throw TimedOut(vm, step, "not ready within the boot timeout");
             }
 #pragma warning disable CA1031 // Whatever the probe throws means "not yet"; the deadline bounds the retries.
             catch (Exception e) when (e is not OperationCanceledException)
@@ -83,9 +67,7 @@ public sealed partial class QemuBackend
 
             if (vm.Exited.IsCompleted)
             {
-                var exit = await vm.Exited.ConfigureAwait(false);
-                throw new ToolstackException(ToolstackErrorKind.Unavailable,
-                    $"VM {vm.Id}: wait for the agent: {exit.Reason}; console: {vm.Paths.ConsoleTail()}");
+                throw await ExitedAsync(vm, step).ConfigureAwait(false);
             }
 
             if (failure is not null && _logger.IsEnabled(LogLevel.Debug))
@@ -99,9 +81,44 @@ public sealed partial class QemuBackend
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                throw new ToolstackException(ToolstackErrorKind.DeadlineExceeded,
-                    $"VM {vm.Id}: wait for the agent: not ready within the boot timeout; console: {vm.Paths.ConsoleTail()}");
+                throw TimedOut(vm, step, "not ready within the boot timeout");
             }
         }
+    }
+
+    /// <summary>
+    /// One run of <paramref name="call"/> on a fresh agent stream: true once it succeeded, false if the VMM exited
+    /// first. The call's own failure propagates.
+    /// </summary>
+    private static async Task<bool> RunOnAgentStreamAsync(QemuVm vm, AgentProbe call, CancellationToken cancellationToken)
+    {
+        var stream = await vm.OpenAgentStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            var run = call(stream, cancellationToken);
+            if (await Task.WhenAny(run, vm.Exited).ConfigureAwait(false) != run)
+            {
+                return false;
+            }
+
+            await run.ConfigureAwait(false);
+            return true;
+        }
+    }
+
+    private static CancellationTokenSource Deadline(TimeSpan remaining, CancellationToken cancellationToken)
+    {
+        var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.FromMilliseconds(1));
+        return deadline;
+    }
+
+    private static ToolstackException TimedOut(QemuVm vm, string step, string what) =>
+        new(ToolstackErrorKind.DeadlineExceeded, $"VM {vm.Id}: {step}: {what}; console: {vm.Paths.ConsoleTail()}");
+
+    private static async Task<ToolstackException> ExitedAsync(QemuVm vm, string step)
+    {
+        var exit = await vm.Exited.ConfigureAwait(false);
+        return new ToolstackException(ToolstackErrorKind.Unavailable, $"VM {vm.Id}: {step}: {exit.Reason}; console: {vm.Paths.ConsoleTail()}");
     }
 }

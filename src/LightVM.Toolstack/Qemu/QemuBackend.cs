@@ -48,10 +48,10 @@ public sealed partial class QemuBackend : IVmBackend
     public Task WarmUpAsync(CancellationToken cancellationToken) => ResolveAccelAsync(cancellationToken);
 
     public Task<IVm> PrepareAsync(VmShape shape, CancellationToken cancellationToken) =>
-        PrepareAtAsync(shape, 0, background: false, cancellationToken);
+        PrepareAtAsync(shape, 0, warmUp: null, cancellationToken);
 
     public Task<IVm> PrepareInBackgroundAsync(VmShape shape, CancellationToken cancellationToken) =>
-        PrepareAtAsync(shape, _backgroundNice ? _options.BackgroundBootNice : 0, background: true, cancellationToken);
+        PrepareAtAsync(shape, _backgroundNice ? _options.BackgroundBootNice : 0, _warmUp, cancellationToken);
 
     public async Task<IVm> RecoverAsync(VmRecord record, CancellationToken cancellationToken)
     {
@@ -142,11 +142,11 @@ public sealed partial class QemuBackend : IVmBackend
         }
     }
 
-    private async Task<IVm> PrepareAtAsync(VmShape shape, int nice, bool background, CancellationToken cancellationToken)
+    private async Task<IVm> PrepareAtAsync(VmShape shape, int nice, AgentProbe? warmUp, CancellationToken cancellationToken)
     {
         shape.EnsureValid();
         var accel = await ResolveAccelAsync(cancellationToken).ConfigureAwait(false);
-        return await PrepareCoreAsync(shape, accel.Accel, TimeSpan.FromSeconds(_options.BootTimeoutSeconds), nice, background ? _warmUp : null, cancellationToken)
+        return await PrepareCoreAsync(shape, accel.Accel, TimeSpan.FromSeconds(_options.BootTimeoutSeconds), nice, warmUp, cancellationToken)
             .ConfigureAwait(false);
     }
 
