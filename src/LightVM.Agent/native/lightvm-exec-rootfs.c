@@ -115,6 +115,18 @@ static void mkdirs_in_root(const char *rel, mode_t mode)
     mkdirs_in_root_at(rel, mode, 0);
 }
 
+/* An O_PATH descriptor of target, resolved inside the rootfs. Opened again after a mount on it, it sees the mounted
+ * filesystem (an older descriptor names what the mount covers). */
+static int reopen_target(const char *target)
+{
+    char rel[PATH_MAX];
+    relative(target, rel);
+    int fd = open_in_root(rel[0] ? rel : ".", O_PATH, 0);
+    if (fd < 0)
+        fail("mount target", errno, target);
+    return fd;
+}
+
 /* Creates the mount point (a directory, or an empty file for a file bind) and returns an O_PATH descriptor of it,
  * resolved inside the rootfs. */
 static int make_target(const char *target, int is_dir)
@@ -137,21 +149,7 @@ static int make_target(const char *target, int is_dir)
         if (fd >= 0)
             close(fd);
     }
-    int fd = open_in_root(rel[0] ? rel : ".", O_PATH, 0);
-    if (fd < 0)
-        fail("mount target", errno, target);
-    return fd;
-}
-
-/* After a mount on a target, a fresh descriptor sees the mounted filesystem (the old one names what it covers). */
-static int reopen_target(const char *target)
-{
-    char rel[PATH_MAX];
-    relative(target, rel);
-    int fd = open_in_root(rel[0] ? rel : ".", O_PATH, 0);
-    if (fd < 0)
-        fail("mount target", errno, target);
-    return fd;
+    return reopen_target(target);
 }
 
 static void mount_at(const char *source, int target_fd, const char *target, const char *fstype, unsigned long flags,
