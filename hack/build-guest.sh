@@ -35,10 +35,15 @@ initrd=$(hack/guest/tinyx.sh initramfs --cache "$cache" \
 printf 'KERNEL=%s\nINITRD=%s\nAGENT_DIR=%s\n' "$kernel" "$initrd" "$agent_dir" > "$cache/guest/current.env.tmp"
 mv "$cache/guest/current.env.tmp" "$cache/guest/current.env"
 
-# Each agent publish gives a new initramfs hash (NativeAOT output differs between builds): keep the newest few, so
-# a daemon still running with a recent one keeps booting pool VMs, and drop the rest.
+# Each agent publish gives a new initramfs hash (NativeAOT output differs between builds): keep the newest few and
+# every one a running process names on its command line (a daemon's --toolstack.initrd, a VMM's -initrd), so a
+# daemon of another checkout sharing this cache keeps booting pool VMs; drop the rest.
 touch "$initrd"
 keep=${LIGHTVM_KEEP_INITRAMFS:-4}
+in_use=$(cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' '\n' | grep -o "$cache/initramfs/[0-9a-f]*\.cpio\.gz" | sort -u || true)
 find "$cache/initramfs" -maxdepth 1 -name '*.cpio.gz' -printf '%T@ %p\n' | sort -rn | tail -n +"$((keep + 1))" \
-    | while read -r _ old; do log "guest: pruning old initramfs $old"; rm -f "$old"; done
+    | while read -r _ old; do
+        if grep -qxF "$old" <<<"$in_use"; then log "guest: keeping old initramfs $old (a running process uses it)"
+        else log "guest: pruning old initramfs $old"; rm -f "$old"; fi
+    done
 printf 'kernel: %s (%s bytes)\ninitrd: %s (%s bytes)\n' "$kernel" "$(stat -c %s "$kernel")" "$initrd" "$(stat -c %s "$initrd")"
