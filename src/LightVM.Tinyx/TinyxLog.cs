@@ -28,4 +28,10 @@ internal static partial class TinyxLog
 
     [LoggerMessage(EventId = 4015, Level = LogLevel.Information, Message = "kernel: built {Path} ({Size} bytes) in {Elapsed:F0}s")]
     public static partial void KernelBuilt(ILogger logger, string path, long size, double elapsed);
+
+    [LoggerMessage(EventId = 4016, Level = LogLevel.Information, Message = "kernel: removed {Path}, left by a build that no longer runs")]
+    public static partial void KernelAbandonedBuildRemoved(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 4017, Level = LogLevel.Warning, Message = "kernel: could not remove {Path}, left by a build that no longer runs: {Reason}")]
+    public static partial void KernelAbandonedBuildNotRemoved(ILogger logger, string path, string reason);
 }

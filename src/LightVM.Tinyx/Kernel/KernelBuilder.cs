@@ -19,6 +19,7 @@ public sealed class KernelBuilder
     /// <summary>Bump when the build steps change in a way that changes the result (part of the cache key).</summary>
     public const string ConfigStepVersion = "1";
 
+    private const string LockSuffix = ".lock";
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(15);
     private readonly TinyxOptions _options;
     private readonly ILogger _logger;
@@ -61,7 +62,12 @@ public sealed class KernelBuilder
         }
 
         Directory.CreateDirectory(_options.KernelCacheDirectory);
+        RemoveAbandonedBuilds(_options.KernelCacheDirectory, _logger);
         var work = Path.Combine(_options.KernelCacheDirectory, $".build-{key}-{Guid.NewGuid():N}");
+
+        // Held (flock) for the whole build and taken before the directory exists, so a later build can tell this
+        // one's directory from one a killed build left (RemoveAbandonedBuilds).
+        using var workLock = new FileStream(work + LockSuffix, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
         try
         {
             var source = Path.Combine(work, "src");
@@ -93,7 +99,56 @@ public sealed class KernelBuilder
             {
                 Directory.Delete(work, recursive: true);
             }
+
+            File.Delete(work + LockSuffix);
         }
+    }
+
+    /// <summary>
+    /// Removes the temp directories (a kernel source tree each, ~1 GiB) of builds that were killed: those whose lock
+    /// file is not held any more, or that have none (left before builds took one). A running build's is kept.
+    /// </summary>
+    internal static int RemoveAbandonedBuilds(string cacheDirectory, ILogger logger)
+    {
+        var removed = 0;
+        foreach (var directory in Directory.EnumerateDirectories(cacheDirectory, ".build-*"))
+        {
+            var lockPath = directory + LockSuffix;
+            FileStream? held = null;
+            try
+            {
+                if (File.Exists(lockPath))
+                {
+                    try
+                    {
+                        held = new FileStream(lockPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+                    }
+                    catch (IOException)
+                    {
+                        continue; // its build is running
+                    }
+                }
+
+                Directory.Delete(directory, recursive: true);
+                if (held is not null)
+                {
+                    File.Delete(lockPath);
+                }
+
+                TinyxLog.KernelAbandonedBuildRemoved(logger, directory);
+                removed++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                TinyxLog.KernelAbandonedBuildNotRemoved(logger, directory, e.Message);
+            }
+            finally
+            {
+                held?.Dispose();
+            }
+        }
+
+        return removed;
     }
 
     private async Task ConfigureAsync(string source, Stopwatch clock, bool verbose, CancellationToken cancellationToken)
