@@ -305,6 +305,14 @@ public sealed class QemuBackendTests(TestGuest guest) : IDisposable
         // This machine's /dev/kvm is PVM (or absent): a stock guest cannot boot on it.
         Assert.Equal("tcg", choice.Accel);
         Assert.True(choice.FellBack);
+        if (File.Exists("/dev/kvm"))
+        {
+            // Either QEMU's own error or, for a guest that hangs under KVM, the limit that ended the wait by name.
+            Assert.StartsWith("test boot under KVM", choice.Reason, StringComparison.Ordinal);
+            Assert.True(choice.Reason.StartsWith("test boot under KVM failed: ", StringComparison.Ordinal)
+                || choice.Reason.Contains("within 10 s (toolstack.kvm_probe_timeout_seconds)", StringComparison.Ordinal), choice.Reason);
+        }
+
         Assert.Contains(_logs.Entries, e => e.Id.Id == 5006 && e.Message.Contains("falling back to TCG", StringComparison.Ordinal));
         Assert.Same(choice, await backend.ResolveAccelAsync(Ct)); // cached
         AssertNothingLeft();

@@ -9,7 +9,7 @@ public sealed partial class QemuBackend
     /// answered, so a failure is real). Bounded by what is left of the boot timeout; a dead VMM is reported with its
     /// console tail.
     /// </summary>
-    private static async Task RunWarmUpAsync(QemuVm vm, AgentProbe warmUp, TimeSpan remaining, CancellationToken cancellationToken)
+    private static async Task RunWarmUpAsync(QemuVm vm, AgentProbe warmUp, BootLimit limit, TimeSpan remaining, CancellationToken cancellationToken)
     {
         const string step = "warm up the guest";
         using var deadline = Deadline(remaining, cancellationToken);
@@ -22,7 +22,7 @@ public sealed partial class QemuBackend
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw TimedOut(vm, step, "not done within the boot timeout");
+            throw TimedOut(vm, step, $"not done within {limit}");
         }
         catch (Exception e) when (e is not OperationCanceledException and not ToolstackException)
         {
@@ -40,7 +40,7 @@ public sealed partial class QemuBackend
     /// Runs the caller's probe on fresh agent streams until it succeeds, the VMM dies (then the console tail says
     /// why) or <paramref name="remaining"/> runs out.
     /// </summary>
-    private async Task WaitForAgentAsync(QemuVm vm, TimeSpan remaining, CancellationToken cancellationToken)
+    private async Task WaitForAgentAsync(QemuVm vm, BootLimit limit, TimeSpan remaining, CancellationToken cancellationToken)
     {
         const string step = "wait for the agent";
         using var deadline = Deadline(remaining, cancellationToken);
@@ -56,7 +56,7 @@ public sealed partial class QemuBackend
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                throw TimedOut(vm, step, "not ready within the boot timeout");
+                throw TimedOut(vm, step, $"not ready within {limit}");
             }
 #pragma warning disable CA1031 // Whatever the probe throws means "not yet"; the deadline bounds the retries.
             catch (Exception e) when (e is not OperationCanceledException)
@@ -81,7 +81,7 @@ public sealed partial class QemuBackend
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                throw TimedOut(vm, step, "not ready within the boot timeout");
+                throw TimedOut(vm, step, $"not ready within {limit}");
             }
         }
     }
@@ -111,6 +111,12 @@ public sealed partial class QemuBackend
         var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.FromMilliseconds(1));
         return deadline;
+    }
+
+    /// <summary>How long a boot may take, and the setting that says so (named in a timeout's message).</summary>
+    private readonly record struct BootLimit(TimeSpan Time, string Setting)
+    {
+        public override string ToString() => $"{Time.TotalSeconds:0} s ({Setting})";
     }
 
     private static ToolstackException TimedOut(QemuVm vm, string step, string what) =>
