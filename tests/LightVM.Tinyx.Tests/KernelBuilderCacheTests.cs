@@ -16,8 +16,9 @@ public class KernelBuilderCacheTests
         File.WriteAllText(killed + ".lock", string.Empty);
         var running = MakeTree(cache.Combine(".build-cccc-3"));
 
-        // The running build's lock is held by another process, with flock(1) as a real builder would hold it.
-        using var holder = Process.Start(new ProcessStartInfo("flock", [running + ".lock", "sleep", "60"]) { UseShellExecute = false })!;
+        // The running build's lock is held by another process, with flock(1) as a real builder would hold it; -o: only
+        // flock itself holds it (not its sleep), so the lock is free once flock has exited.
+        using var holder = Process.Start(new ProcessStartInfo("flock", ["-o", running + ".lock", "sleep", "60"]) { UseShellExecute = false })!;
         try
         {
             WaitUntilLocked(running + ".lock");
