@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using LightVM.Testing;
 using V1 = LightVM.Protos.Cri.V1;
 
@@ -7,7 +6,7 @@ namespace LightVM.Integration.Tests;
 
 /// <summary>A daemon killed with SIGKILL leaves its pod VMs running; its successor reattaches to them.</summary>
 [Trait("Category", "Qemu")]
-public sealed partial class DaemonRestartTests(RegistryFixture registry) : IClassFixture<RegistryFixture>
+public sealed class DaemonRestartTests(RegistryFixture registry) : IClassFixture<RegistryFixture>
 {
     [Fact]
     public async Task PodSandboxStatus_AfterDaemonKill9AndRestart_PodReadyExecWorksAndLogHasEachLineOnce()
@@ -41,14 +40,14 @@ public sealed partial class DaemonRestartTests(RegistryFixture registry) : IClas
             var status = await cri.Runtime.PodSandboxStatusAsync(new V1.PodSandboxStatusRequest { PodSandboxId = podId, Verbose = true }, deadline: PodTestSupport.Deadline());
             using var info = JsonDocument.Parse(status.Info["info"]);
             vmmPid = info.RootElement.GetProperty("vm").GetProperty("vmmPid").GetInt32();
-            beforeKill = await WaitForTickAsync(logPath, 3);
+            beforeKill = await PodTestSupport.WaitForTickAsync(logPath, 3);
             await first.StopAsync(signal: 9);
         }
 
         Assert.True(Directory.Exists($"/proc/{vmmPid}"), "the pod VM outlives a killed daemon");
         // Output the container writes while no daemon runs must reach the log once the next one resumes.
         await Task.Delay(TimeSpan.FromSeconds(3));
-        var whileDown = Ticks(File.ReadAllText(logPath)).Max();
+        var whileDown = PodTestSupport.Ticks(File.ReadAllText(logPath)).Max();
 
         await using var second = await PodTestSupport.StartDaemonAsync(dir.Path, poolSize: 0);
         using var again = second.Connect();
@@ -61,8 +60,8 @@ public sealed partial class DaemonRestartTests(RegistryFixture registry) : IClas
         Assert.Equal("still here\n", echo.Stdout.ToStringUtf8());
 
         // Lines from before the kill, from the gap (at least ~9 of them) and after: each exactly once, in order.
-        await WaitForTickAsync(logPath, whileDown + 15);
-        var ticks = Ticks(File.ReadAllText(logPath));
+        await PodTestSupport.WaitForTickAsync(logPath, whileDown + 15);
+        var ticks = PodTestSupport.Ticks(File.ReadAllText(logPath));
         Assert.True(beforeKill >= 3 && whileDown - beforeKill < 5, $"the first daemon stopped writing at once (last tick {beforeKill}, {whileDown} after the kill)");
         Assert.Equal(Enumerable.Range(0, ticks.Count), ticks);
 
@@ -115,27 +114,4 @@ public sealed partial class DaemonRestartTests(RegistryFixture registry) : IClas
             await Task.Delay(100);
         }
     }
-
-    private static List<int> Ticks(string log) =>
-        TickLine().Matches(log).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
-
-    /// <summary>Waits until the log has tick <paramref name="atLeast"/> or later; returns the highest tick seen.</summary>
-    private static async Task<int> WaitForTickAsync(string logPath, int atLeast)
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (true)
-        {
-            var ticks = File.Exists(logPath) ? Ticks(File.ReadAllText(logPath)) : [];
-            if (ticks.Count > 0 && ticks.Max() >= atLeast)
-            {
-                return ticks.Max();
-            }
-
-            Assert.True(DateTime.UtcNow < until, $"no tick {atLeast} in {logPath} after 60 s");
-            await Task.Delay(100);
-        }
-    }
-
-    [GeneratedRegex(@"^\S+ stdout F tick (\d+)$", RegexOptions.Multiline)]
-    private static partial Regex TickLine();
 }

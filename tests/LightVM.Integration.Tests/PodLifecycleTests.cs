@@ -51,7 +51,7 @@ public sealed class PodLifecycleTests(RegistryFixture registry) : IClassFixture<
         await cri.Runtime.StartContainerAsync(new V1.StartContainerRequest { ContainerId = containerId }, deadline: PodTestSupport.Deadline());
 
         var logPath = Path.Combine(logDir, "hello", "0.log");
-        var log = await WaitForAsync(() => File.Exists(logPath) ? File.ReadAllText(logPath) : string.Empty, l => l.Contains("stdout F hello\n", StringComparison.Ordinal));
+        var log = await PodTestSupport.WaitForLogAsync(logPath, l => l.Contains("stdout F hello\n", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "hello line");
         Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z stdout F hello\n", log);
 
         var echo = await cri.Runtime.ExecSyncAsync(new V1.ExecSyncRequest { ContainerId = containerId, Cmd = { "echo", "from exec" }, Timeout = 30 }, deadline: PodTestSupport.Deadline());
@@ -118,21 +118,5 @@ public sealed class PodLifecycleTests(RegistryFixture registry) : IClassFixture<
         var unknown = await Assert.ThrowsAsync<RpcException>(async () =>
             await cri.Runtime.StopPodSandboxAsync(new V1.StopPodSandboxRequest { PodSandboxId = "0000000000" }, deadline: PodTestSupport.Deadline()));
         Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
-    }
-
-    private static async Task<T> WaitForAsync<T>(Func<T> read, Func<T, bool> done)
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            var value = read();
-            if (done(value) || DateTime.UtcNow > until)
-            {
-                Assert.True(done(value), $"condition not met within 30 s; last value: {value}");
-                return value;
-            }
-
-            await Task.Delay(100);
-        }
     }
 }

@@ -1,10 +1,12 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using LightVM.Testing;
 using V1 = LightVM.Protos.Cri.V1;
 
 namespace LightVM.Integration.Tests;
 
 /// <summary>The daemon, image and pod config every pod test starts from.</summary>
-internal static class PodTestSupport
+internal static partial class PodTestSupport
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(90);
 
@@ -36,6 +38,38 @@ internal static class PodTestSupport
 
     public static DateTime Deadline() => DateTime.UtcNow + CallTimeout;
 
+    /// <summary>
+    /// Polls the container log at <paramref name="path"/> (empty while it does not exist) until <paramref name="done"/>
+    /// holds; fails after <paramref name="within"/> naming <paramref name="what"/> and showing the log. Returns the log.
+    /// </summary>
+    public static async Task<string> WaitForLogAsync(string path, Func<string, bool> done, TimeSpan within, string what)
+    {
+        var until = DateTime.UtcNow + within;
+        while (true)
+        {
+            var log = File.Exists(path) ? File.ReadAllText(path) : string.Empty;
+            if (done(log))
+            {
+                return log;
+            }
+
+            Assert.True(DateTime.UtcNow < until, $"no {what} in {path} after {within.TotalSeconds:F0} s; log:\n{log}");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>The numbers of the "tick N" lines a ticker container logged, in log order.</summary>
+    public static List<int> Ticks(string log) =>
+        TickLine().Matches(log).Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
+
+    /// <summary>Waits until the log has tick <paramref name="atLeast"/> or later; returns the highest tick seen.</summary>
+    public static async Task<int> WaitForTickAsync(string logPath, int atLeast)
+    {
+        var log = await WaitForLogAsync(
+            logPath, l => Ticks(l) is { Count: > 0 } ticks && ticks.Max() >= atLeast, TimeSpan.FromSeconds(60), $"tick {atLeast}");
+        return Ticks(log).Max();
+    }
+
     /// <summary>Waits until <paramref name="pid"/> is gone (a zombie counts as gone: QEMU daemonizes, so init reaps it).</summary>
     public static async Task WaitGoneAsync(int pid)
     {
@@ -58,4 +92,7 @@ internal static class PodTestSupport
             return false;
         }
     }
+
+    [GeneratedRegex(@"^\S+ stdout F tick (\d+)$", RegexOptions.Multiline)]
+    private static partial Regex TickLine();
 }

@@ -41,12 +41,8 @@ public sealed class ReadmeSessionTests
             await cri.Runtime.StartContainerAsync(new V1.StartContainerRequest { ContainerId = id }, deadline: PodTestSupport.Deadline());
 
             var log = Path.Combine(pod.LogDirectory, container.LogPath);
-            var until = DateTime.UtcNow.AddSeconds(60);
-            while (!(File.Exists(log) && File.ReadAllText(log).Contains(" stdout F hello from a pod VM\n", StringComparison.Ordinal)))
-            {
-                Assert.True(DateTime.UtcNow < until, $"no hello line in {log}");
-                await Task.Delay(100);
-            }
+            await PodTestSupport.WaitForLogAsync(
+                log, l => l.Contains(" stdout F hello from a pod VM\n", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "hello line");
 
             var uname = await cri.Runtime.ExecSyncAsync(new V1.ExecSyncRequest { ContainerId = id, Cmd = { "uname", "-a" }, Timeout = 30 }, deadline: PodTestSupport.Deadline());
             Assert.Equal(0, uname.ExitCode);

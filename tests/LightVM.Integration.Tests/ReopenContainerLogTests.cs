@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Grpc.Core;
 using LightVM.Testing;
 using V1 = LightVM.Protos.Cri.V1;
@@ -7,7 +6,7 @@ namespace LightVM.Integration.Tests;
 
 /// <summary>ReopenContainerLog after a rotation (rename): new output goes to a new file at the log path.</summary>
 [Trait("Category", "Qemu")]
-public sealed partial class ReopenContainerLogTests(RegistryFixture registry) : IClassFixture<RegistryFixture>
+public sealed class ReopenContainerLogTests(RegistryFixture registry) : IClassFixture<RegistryFixture>
 {
     [Fact]
     public async Task ReopenContainerLog_AfterRename_NewOutputInNewFileNothingLostOrRepeated()
@@ -41,21 +40,21 @@ public sealed partial class ReopenContainerLogTests(RegistryFixture registry) : 
         Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
 
         await cri.Runtime.StartContainerAsync(new V1.StartContainerRequest { ContainerId = containerId }, deadline: PodTestSupport.Deadline());
-        await WaitForTickAsync(logPath, 3);
+        await PodTestSupport.WaitForTickAsync(logPath, 3);
         var rotated = logPath + ".1";
         File.Move(logPath, rotated);
         await cri.Runtime.ReopenContainerLogAsync(new V1.ReopenContainerLogRequest { ContainerId = containerId }, deadline: PodTestSupport.Deadline());
-        var newFirst = Ticks(File.Exists(logPath) ? File.ReadAllText(logPath) : string.Empty);
-        await WaitForTickAsync(logPath, Ticks(File.ReadAllText(rotated)).Max() + 5);
+        var newFirst = PodTestSupport.Ticks(File.Exists(logPath) ? File.ReadAllText(logPath) : string.Empty);
+        await PodTestSupport.WaitForTickAsync(logPath, PodTestSupport.Ticks(File.ReadAllText(rotated)).Max() + 5);
 
-        var old = Ticks(File.ReadAllText(rotated));
-        var fresh = Ticks(File.ReadAllText(logPath));
+        var old = PodTestSupport.Ticks(File.ReadAllText(rotated));
+        var fresh = PodTestSupport.Ticks(File.ReadAllText(logPath));
         Assert.NotEmpty(fresh);
         Assert.True(newFirst.Count == 0 || newFirst[0] == old[^1] + 1, "the new file starts where the old one ended");
         Assert.Equal(Enumerable.Range(0, old.Count + fresh.Count), old.Concat(fresh));
         // The rotated file no longer grows.
         await Task.Delay(600);
-        Assert.Equal(old, Ticks(File.ReadAllText(rotated)));
+        Assert.Equal(old, PodTestSupport.Ticks(File.ReadAllText(rotated)));
 
         await cri.Runtime.StopContainerAsync(new V1.StopContainerRequest { ContainerId = containerId, Timeout = 0 }, deadline: PodTestSupport.Deadline());
         var stopped = await Assert.ThrowsAsync<RpcException>(async () =>
@@ -63,20 +62,4 @@ public sealed partial class ReopenContainerLogTests(RegistryFixture registry) : 
         Assert.Equal(StatusCode.FailedPrecondition, stopped.StatusCode);
         await cri.Runtime.RemovePodSandboxAsync(new V1.RemovePodSandboxRequest { PodSandboxId = podId }, deadline: PodTestSupport.Deadline());
     }
-
-    private static List<int> Ticks(string log) =>
-        TickLine().Matches(log).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
-
-    private static async Task WaitForTickAsync(string logPath, int atLeast)
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (!(File.Exists(logPath) && Ticks(File.ReadAllText(logPath)) is { Count: > 0 } ticks && ticks.Max() >= atLeast))
-        {
-            Assert.True(DateTime.UtcNow < until, $"no tick {atLeast} in {logPath} after 60 s");
-            await Task.Delay(100);
-        }
-    }
-
-    [GeneratedRegex(@"^\S+ stdout F tick (\d+)$", RegexOptions.Multiline)]
-    private static partial Regex TickLine();
 }
