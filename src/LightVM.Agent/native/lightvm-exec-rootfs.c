@@ -194,6 +194,18 @@ static void make_device(int dev, const char *name, dev_t number)
     close(fd);
 }
 
+/* A new directory in the container's /dev with exactly mode (the umask aside), as an O_PATH descriptor to mount
+ * on; shown names it in errors. */
+static int make_dev_dir(int dev, const char *name, mode_t mode, const char *shown)
+{
+    if (mkdirat(dev, name, mode) < 0 || fchmodat(dev, name, mode, 0) < 0)
+        fail("mkdir", errno, shown);
+    int fd = openat(dev, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        fail("mount target", errno, shown);
+    return fd;
+}
+
 static void setup_dev(void)
 {
     static const struct { const char *name; unsigned major, minor; } nodes[] = {
@@ -215,22 +227,14 @@ static void setup_dev(void)
         if (symlinkat(links[i][0], dev, links[i][1]) < 0)
             fail("symlink", errno, links[i][1]);
 
-    if (mkdirat(dev, "pts", 0755) < 0)
-        fail("mkdir", errno, "/dev/pts");
-    int pts = openat(dev, "pts", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (pts < 0)
-        fail("mount target", errno, "/dev/pts");
+    int pts = make_dev_dir(dev, "pts", 0755, "/dev/pts");
     /* A guest kernel without devpts still runs containers; only terminals need it. */
     if (mount("devpts", fd_path(pts, path, sizeof path), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0 &&
         errno != ENODEV)
         fail("mount", errno, "/dev/pts");
     close(pts);
 
-    if (mkdirat(dev, "shm", 01777) < 0 || fchmodat(dev, "shm", 01777, 0) < 0)
-        fail("mkdir", errno, "/dev/shm");
-    int shm = openat(dev, "shm", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (shm < 0)
-        fail("mount target", errno, "/dev/shm");
+    int shm = make_dev_dir(dev, "shm", 01777, "/dev/shm");
     if (spec.pod_shm)
         mount_at(spec.pod_shm, shm, "/dev/shm", NULL, MS_BIND, NULL);
     else
